@@ -1,0 +1,1 @@
+"""Manifests, corpus preparation, datasets, batching and augmentation (training side)."""

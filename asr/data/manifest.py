@@ -1,0 +1,55 @@
+"""JSONL manifests: one utterance per line.
+
+Keys: ``audio`` (path; relative paths are relative to the manifest's folder), ``text``,
+``duration`` (seconds), ``speaker``, ``id``. NeMo manifests (``audio_filepath``) are read too.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Union
+
+PathLike = Union[str, os.PathLike]
+
+
+def read_manifest(path: PathLike) -> list[dict]:
+    """Read a manifest; audio paths come back absolute. Raises ValueError naming the bad line."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: manifest not found")
+    base = p.resolve().parent
+    rows = []
+    with open(p, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{p}:{n}: not valid JSON ({e.msg})") from e
+            audio = row.get("audio", row.get("audio_filepath"))
+            if audio is None:
+                raise ValueError(f"{p}:{n}: no 'audio' or 'audio_filepath' key (keys: {sorted(row)})")
+            row["audio"] = str(base / audio) if not os.path.isabs(audio) else audio
+            row.pop("audio_filepath", None)
+            row["text"] = row.get("text", "")
+            row.setdefault("id", Path(audio).stem)
+            row.setdefault("speaker", "")
+            rows.append(row)
+    return rows
+
+
+def write_manifest(path: PathLike, rows: Iterable[dict]) -> int:
+    """Write rows as JSONL (atomically: a temp file renamed into place). Returns the count."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    n = 0
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    os.replace(tmp, p)
+    return n
