@@ -9,7 +9,12 @@ from typing import Sequence
 BLANK = "<blank>"
 DEFAULT_CHARS = " '" + "abcdefghijklmnopqrstuvwxyz"
 
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'"})
+# Letters NFKD does not decompose into a-z; without this they would be deleted ("straße" -> "strae").
+_LETTERS = str.maketrans({"\u00df": "ss", "\u00e6": "ae", "\u0153": "oe", "\u00f8": "o", "\u0142": "l",
+                          "\u0111": "d", "\u00f0": "d", "\u00fe": "th", "\u0131": "i"})
+_DASHES = re.compile(r"[-_/\u2010-\u2015\u2212]")  # hyphen, en/em dashes, minus: word separators
+_QUOTES = re.compile(r"(?<![a-z])'+|'+(?![a-z])")  # an apostrophe not between two letters is a quote
 
 
 def normalize_text(text: str) -> str:
@@ -18,10 +23,10 @@ def normalize_text(text: str) -> str:
     "Hello,  World!" -> "hello world"; "don\u2019t" -> "don't"; hyphens become spaces.
     """
     text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    text = re.sub(r"[-_/]", " ", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower().translate(_LETTERS)
+    text = re.sub(r"\s", " ", _DASHES.sub(" ", text))  # tabs and newlines separate words too
     text = re.sub(r"[^a-z' ]", "", text)
-    text = re.sub(r"(^|\s)'+|'+(\s|$)", r"\1\2", text)  # quotes, not apostrophes
+    text = _QUOTES.sub("", text)
     return " ".join(text.split())
 
 

@@ -47,9 +47,13 @@ def write_manifest(path: PathLike, rows: Iterable[dict]) -> int:
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".tmp")
     n = 0
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    os.replace(tmp, p)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+        os.replace(tmp, p)
+    except BaseException:  # a bad row (or Ctrl-C) leaves the old manifest as it was, and no .tmp
+        tmp.unlink(missing_ok=True)
+        raise
     return n
