@@ -1,0 +1,174 @@
+"""The acoustic model: normalise -> stack frames -> (Bi)LSTM stack -> Linear -> log-probs.
+
+``forward(feats, feat_lens) -> (log_probs, out_lens)`` runs packed sequences, so padding never
+changes a result. A unidirectional model also runs chunk by chunk with explicit state:
+``state = model.init_state(); out, state = model.step(chunk, state)``.
+A checkpoint carries the feature and model configs, the vocabulary and the normalisation stats,
+so ``AcousticModel.load(path)`` needs nothing else.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .config import FeatureConfig, ModelConfig
+from .text import Vocabulary
+
+CHECKPOINT_VERSION = 1
+LSTMState = tuple[torch.Tensor, torch.Tensor]
+
+
+def output_lengths(feat_lens: torch.Tensor, stride: int) -> torch.Tensor:
+    """Frames after subsampling: ceil(T / stride) (the last partial group is zero-padded)."""
+    return torch.div(feat_lens + stride - 1, stride, rounding_mode="floor")
+
+
+def stack_frames(x: torch.Tensor, stack: int, stride: int) -> torch.Tensor:
+    """(batch, T, d) -> (batch, ceil(T/stride), stack*d): frame t' sees frames t'*stride .. +stack-1.
+
+    Missing frames at the end are zeros (the normalised mean).
+    """
+    b, t, d = x.shape
+    n_out = -(-t // stride)
+    need = (n_out - 1) * stride + stack
+    x = nn.functional.pad(x, (0, 0, 0, need - t))
+    return x.unfold(1, stack, stride).transpose(2, 3).reshape(b, n_out, stack * d)
+
+
+class AcousticModel(nn.Module):
+    def __init__(self, feature_cfg: FeatureConfig, model_cfg: ModelConfig, vocab: Vocabulary) -> None:
+        super().__init__()
+        self.feature_cfg, self.cfg, self.vocab = feature_cfg, model_cfg, vocab
+        d = feature_cfg.dim
+        # Normalisation statistics from the training set (buffers: they travel in state_dict).
+        self.register_buffer("feat_mean", torch.zeros(d))
+        self.register_buffer("feat_std", torch.ones(d))
+        c = model_cfg
+        self.lstm = nn.LSTM(
+            input_size=d * c.stack,
+            hidden_size=c.hidden,
+            num_layers=c.layers,
+            batch_first=True,
+            bidirectional=c.bidirectional,
+            dropout=c.dropout if c.layers > 1 else 0.0,
+            proj_size=c.proj_size,
+        )
+        out_dim = (c.proj_size or c.hidden) * (2 if c.bidirectional else 1)
+        self.dropout = nn.Dropout(c.dropout)
+        self.output = nn.Linear(out_dim, len(vocab))
+
+    # ------------------------------------------------------------------ offline
+    def normalize(self, feats: torch.Tensor) -> torch.Tensor:
+        return (feats - self.feat_mean) / self.feat_std
+
+    def forward(self, feats: torch.Tensor, feat_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """feats: (batch, T, feat_dim) raw features; feat_lens: (batch,) int.
+
+        Returns log_probs: (batch, T', vocab) and out_lens: (batch,), T' = ceil(T / stride).
+        """
+        if feats.dim() != 3 or feats.shape[-1] != self.feature_cfg.dim:
+            raise ValueError(f"expected feats of shape (batch, time, {self.feature_cfg.dim}), got {tuple(feats.shape)}")
+        x = self.normalize(feats)
+        mask = torch.arange(x.shape[1], device=x.device)[None, :] < feat_lens.to(x.device)[:, None]
+        x = x * mask[..., None]  # padding is exactly zero, as in a lone utterance
+        x = stack_frames(x, self.cfg.stack, self.cfg.stride)
+        out_lens = output_lengths(feat_lens.cpu(), self.cfg.stride).clamp(min=1)
+        packed = pack_padded_sequence(x, out_lens, batch_first=True, enforce_sorted=False)
+        y, _ = self.lstm(packed)
+        y, _ = pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
+        return self.output(self.dropout(y)).log_softmax(-1), out_lens
+
+    # ------------------------------------------------------------------ streaming
+    def init_state(self, batch: int = 1) -> LSTMState:
+        c = self.cfg
+        h = torch.zeros(c.layers, batch, c.proj_size or c.hidden, device=self.feat_mean.device)
+        return h, torch.zeros(c.layers, batch, c.hidden, device=self.feat_mean.device)
+
+    def step(self, feats: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
+        """One chunk of a stream. feats: (batch, n*stride + stack - stride, feat_dim) raw frames,
+        consecutive chunks overlapping by stack - stride frames. Returns (batch, n, vocab) log-probs."""
+        if self.cfg.bidirectional:
+            raise RuntimeError("step() needs a unidirectional model (model.bidirectional: false)")
+        c = self.cfg
+        x = self.normalize(feats)
+        n = (x.shape[1] - c.stack) // c.stride + 1
+        x = x.unfold(1, c.stack, c.stride).transpose(2, 3).reshape(x.shape[0], n, -1)
+        y, state = self.lstm(x, state)
+        return self.output(y).log_softmax(-1), state
+
+    # ------------------------------------------------------------------ persistence
+    def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.feat_mean.copy_(mean)
+        self.feat_std.copy_(std.clamp(min=1e-5))
+
+    def checkpoint(self) -> dict:
+        """Everything needed to rebuild the model, as plain types and tensors."""
+        return {
+            "version": CHECKPOINT_VERSION,
+            "feature_config": asdict(self.feature_cfg),
+            "model_config": asdict(self.cfg),
+            "vocab": self.vocab.to_dict(),
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+        }
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        atomic_save(self.checkpoint(), path)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict) -> "AcousticModel":
+        try:
+            model = cls(FeatureConfig(**ckpt["feature_config"]), ModelConfig(**ckpt["model_config"]), Vocabulary.from_dict(ckpt["vocab"]))
+            model.load_state_dict(ckpt["state_dict"])
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"not an asr model checkpoint (missing or bad field: {e})") from e
+        return model.eval()
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike], map_location: str = "cpu") -> "AcousticModel":
+        return cls.from_checkpoint(load_checkpoint(path, map_location))
+
+    def summary(self) -> str:
+        """Per-layer parameter table."""
+        rows = [(name, tuple(p.shape), p.numel()) for name, p in self.named_parameters()]
+        width = max(len(r[0]) for r in rows)
+        lines = [f"{'parameter':<{width}}  {'shape':<16} {'count':>10}"]
+        lines += [f"{n:<{width}}  {str(s):<16} {c:>10,}" for n, s, c in rows]
+        lines.append(f"{'total':<{width}}  {'':<16} {sum(r[2] for r in rows):>10,}")
+        return "\n".join(lines)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def atomic_save(obj: dict, path: Union[str, os.PathLike]) -> None:
+    """torch.save to a temp file in the same folder, fsync, then rename: a kill never leaves half a file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, p)
+
+
+def load_checkpoint(path: Union[str, os.PathLike], map_location: str = "cpu") -> dict:
+    """Load a checkpoint without executing code from it (weights_only=True)."""
+    p = Path(path)
+    if p.is_dir():
+        for name in ("best.pt", "last.pt", "model.pt"):
+            if (p / name).is_file():
+                p = p / name
+                break
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: checkpoint not found")
+    try:
+        return torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{p}: cannot load checkpoint ({e})") from e
