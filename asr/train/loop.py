@@ -150,7 +150,7 @@ class Trainer:
         nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
-        return float(loss)
+        return loss.item()
 
     def fit(self) -> dict:
         t = self.cfg.train
@@ -174,7 +174,7 @@ class Trainer:
                 seconds += batch.seconds
                 speed = seconds / max(1e-6, time.time() - t0)
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3f}", audio_s_per_s=f"{speed:.0f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
+                bar.set_postfix(loss=f"{loss:.3f}", audio_s_per_s=f"{speed:.0f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}", refresh=False)
                 if self.step % t.log_every == 0:
                     writer.add_scalar("train/loss", loss, self.step)
                     writer.add_scalar("train/lr", self.scheduler.get_last_lr()[0], self.step)
