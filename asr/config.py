@@ -151,6 +151,13 @@ def build(klass: type, values: dict) -> Any:
     if unknown:
         raise ValueError(f"unknown {klass.__name__} keys {sorted(unknown)}; valid keys: {sorted(names)}")
     values = dict(values)
+    for f in fields(klass):
+        # PyYAML follows YAML 1.1, where "1e-3" (no dot, or an unsigned exponent) is a string.
+        if f.type in ("float", "Optional[float]") and isinstance(values.get(f.name), str):
+            try:
+                values[f.name] = float(values[f.name])
+            except ValueError:
+                raise ValueError(f"{klass.__name__}.{f.name} must be a number, got {values[f.name]!r}") from None
     if "betas" in values:
         values["betas"] = tuple(values["betas"])
     return klass(**values)
