@@ -140,6 +140,8 @@ class AcousticModel(nn.Module):
             model.load_state_dict(ckpt["state_dict"])
         except (KeyError, TypeError) as e:
             raise ValueError(f"not an asr model checkpoint (missing or bad field: {e})") from e
+        except RuntimeError as e:  # weights that do not fit the stored configs
+            raise ValueError(f"checkpoint weights do not match its model config: {e}") from e
         return model.eval()
 
     @classmethod

@@ -1,0 +1,43 @@
+"""FSDD benchmark: prepare (official split: index 0-4 is test), train per seed, test word accuracy.
+
+    python benchmarks/fsdd.py [--source ../shared/corpora/fsdd] [--seeds 0 1] [--threads 1]
+
+Each recording is one digit, so word accuracy = share of test files whose transcript is exactly
+the digit's word; WER is reported too (insertions count there).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import ROOT, SHARED_CORPORA, write_result  # noqa: E402
+from benchmarks.train_eval import run, summarize  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--source", type=Path, default=SHARED_CORPORA / "fsdd")
+    ap.add_argument("--config", default=str(ROOT / "configs" / "fsdd.yaml"))
+    ap.add_argument("--workdir", type=Path, default=ROOT / "exp" / "bench_fsdd")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("overrides", nargs="*")
+    args = ap.parse_args()
+    if not args.source.is_dir():
+        sys.exit(f"FSDD not found at {args.source}; pass --source /path/to/free-spoken-digit-dataset")
+    out = run("fsdd", args.source, args.config, args.workdir, args.seeds, args.threads, args.overrides)
+    accs = []
+    for r in out["runs"]:
+        utts = r["result"]["utterances"]
+        accs.append(round(100.0 * sum(u["hyp"] == u["ref"] for u in utts) / len(utts), 3))
+    errors = [u for u in out["runs"][0]["result"]["utterances"] if u["hyp"] != u["ref"]]
+    write_result("fsdd.json", {"accuracy": statistics.median(accs), "accuracy_seeds": accs, **summarize(out["runs"]),
+                               "config": args.config, "overrides": args.overrides, "errors_seed0": errors})
+
+
+if __name__ == "__main__":
+    main()
