@@ -97,14 +97,20 @@ def _banded_filters(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_m
 
 def _frames_to_logmel(frames: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
     """frames: (n, n_fft) raw samples -> (n, n_mels) natural-log mel power."""
-    spec = torch.fft.rfft(frames * _window(cfg.win_length, cfg.n_fft), dim=-1)
-    power = (spec.real.square() + spec.imag.square()).T  # (bins, n)
-    power = torch.cat([power, power.new_zeros(1, power.shape[1])])  # the zero row for padding
+    spec = torch.fft.rfft(frames * _window(cfg.win_length, cfg.n_fft), dim=-1).T  # (bins, n) view
+    # |X|^2 written straight into a (bins + 1, n) buffer whose last row is the zero padding row.
+    power = spec.real.new_empty(spec.shape[0] + 1, spec.shape[1])
+    power[-1] = 0.0
+    torch.mul(spec.real, spec.real, out=power[:-1]).add_(spec.imag * spec.imag)
     idx, weights = _banded_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max or cfg.sample_rate / 2)
     mel = power[idx[0]] * weights[0]
     for j in range(1, idx.shape[0]):
-        mel = mel + power[idx[j]] * weights[j]
-    return torch.clamp(mel.T.contiguous(), min=cfg.log_floor).log()
+        mel.add_(power[idx[j]] * weights[j])  # no fused multiply-add: it differs in vector tails
+    # A fresh (n, n_mels) tensor: ``.T.contiguous()`` keeps odd strides when n == 1, and later
+    # reductions would then run in another order (and differ in the last bit).
+    out = mel.new_empty(mel.shape[1], mel.shape[0])
+    out.copy_(mel.T)
+    return out.clamp_(min=cfg.log_floor).log_()
 
 
 def _base_features(frames: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
