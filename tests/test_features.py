@@ -18,15 +18,6 @@ CONFIGS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: extra intra-op threads only add overhead, and on a busy machine a
-    parallel region waits for descheduled threads (seen: 100x slower). Restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def speechlike(sr: int, seconds: float = 0.6, seed: int = 0) -> np.ndarray:
     """A voiced-sounding signal: a gliding harmonic series, a wide chirp, amplitude modulation, noise.

@@ -18,15 +18,6 @@ VOCAB = Vocabulary("abc ")
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported:UserWarning")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: extra intra-op threads only add overhead, and on a busy machine a
-    parallel region waits for descheduled threads (seen: 100x slower). Restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def tiny(seed: int = 0, feats: FeatureConfig = FEATS, vocab: Vocabulary = VOCAB, **model) -> AcousticModel:
     """A small eval-mode model with non-trivial normalisation stats."""

@@ -17,15 +17,6 @@ from asr.text import Vocabulary
 SR = 16000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: extra intra-op threads only add overhead, and on a busy machine a
-    parallel region waits for descheduled threads (seen: 100x slower). Restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def speechlike(sr: int, seconds: float, seed: int = 0) -> np.ndarray:
     """(samples,) float32: gliding harmonics with syllable-rate modulation plus a little noise."""
