@@ -41,11 +41,52 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decode_config(args: argparse.Namespace):
+    from .config import DecodeConfig
+    from .decoding.hotwords import read_hotwords_file
+
+    hotwords = list(args.hotword or [])
+    if args.hotwords_file:
+        hotwords += read_hotwords_file(args.hotwords_file)
+    decoder = args.decoder or ("beam" if (args.lm or args.lexicon or hotwords or args.nbest > 1) else "greedy")
+    return DecodeConfig(decoder=decoder, beam_size=args.beam_size, beam_threshold=args.beam_threshold, lm=args.lm,
+                        lm_unit=args.lm_unit, lm_weight=args.lm_weight, word_score=args.word_score, lexicon=args.lexicon,
+                        nbest=args.nbest, hotwords=hotwords)
+
+
+def _add_decode_args(s: argparse.ArgumentParser) -> None:
+    g = s.add_argument_group("decoding")
+    g.add_argument("--decoder", choices=["greedy", "beam"], help="default: greedy, or beam when an LM/lexicon/hotword/nbest is given")
+    g.add_argument("--beam-size", type=int, default=32)
+    g.add_argument("--beam-threshold", type=float, default=25.0)
+    g.add_argument("--lm", help="n-gram LM: ARPA or KenLM binary (word-level with a lexicon, or character-level)")
+    g.add_argument("--lm-unit", choices=["auto", "word", "char"], default="auto")
+    g.add_argument("--lm-weight", type=float, default=0.5)
+    g.add_argument("--word-score", type=float, default=0.0, help="word insertion score")
+    g.add_argument("--lexicon", help="word list: restrict output to these words")
+    g.add_argument("--hotword", action="append", metavar="WORD[:BOOST]", help="bias towards a word or phrase (repeatable)")
+    g.add_argument("--hotwords-file", help="one WORD[:BOOST] per line")
+    g.add_argument("--nbest", type=int, default=1, help="return the N best hypotheses")
+
+
+def _lm_build(args: argparse.Namespace) -> int:
+    from .lm import char_sentences, estimate, read_sentences, write_arpa
+
+    sentences = list(read_sentences(args.text))
+    if args.unit == "char":
+        sentences = list(char_sentences(sentences))
+    model = estimate(sentences, args.order)
+    write_arpa(model, args.output)
+    counts = ", ".join(f"{n}-grams: {len(model.probs[n])}" for n in range(1, model.order + 1))
+    print(f"wrote {args.output} ({len(sentences)} sentences; {counts})")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
     from .transcribe import load_model
 
-    rec = load_model(args.model, args.device)
+    rec = load_model(args.model, args.device, _decode_config(args))
 
     def show(u: dict) -> None:
         if not args.quiet:
@@ -64,21 +105,40 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _transcribe(args: argparse.Namespace) -> int:
-    from .audio import AudioError
-    from .transcribe import load_model
+    from tqdm import tqdm
 
-    rec = load_model(args.model, args.device)
+    from .transcribe import expand_inputs, load_model, transcribe_files
+    from .writers import FORMATS, render, write_outputs
+
+    formats = list(FORMATS) if args.format == "all" else [args.format]
+    if len(formats) > 1 and not args.output_dir:
+        raise ValueError("--format all needs --output-dir")
+    paths = expand_inputs(args.files)
+    if not paths:
+        raise ValueError(f"no audio files found in {args.files}")
+    rec = load_model(args.model, args.device, _decode_config(args))
     failed = 0
-    for path in args.files:
-        try:
-            t = rec.transcribe(path)
-        except (AudioError, OSError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
+    bar = tqdm(total=len(paths), unit="file", disable=len(paths) < 2 or not sys.stderr.isatty(), file=sys.stderr)
+    for res in transcribe_files(rec, paths, batch_size=args.batch_size):
+        bar.update(1)
+        if res.error:
             failed += 1
+            bar.write(f"error: {res.error}", file=sys.stderr)
             continue
-        print(f"{path}\t{t.text}" if len(args.files) > 1 else t.text, flush=True)
+        if args.output_dir:
+            write_outputs(res.segments, res.path, args.output_dir, formats, res.duration)
+        if args.format == "txt" or not args.output_dir:
+            if args.nbest > 1:
+                for seg in res.segments:
+                    for rank, h in enumerate(seg.nbest, 1):
+                        print(f"{res.path}\t{seg.start:.2f}\t{rank}\t{h.score:.3f}\t{h.text}", flush=True)
+            elif args.format in ("txt",):
+                print(f"{res.path}\t{res.text}" if len(paths) > 1 else res.text, flush=True)
+            else:
+                print(render(args.format, res.segments, res.path, res.duration), end="", flush=True)
+    bar.close()
     if failed:
-        print(f"{failed} of {len(args.files)} files failed", file=sys.stderr)
+        print(f"{failed} of {len(paths)} files failed", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -117,13 +177,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=16)
     s.add_argument("--device", default="cpu")
     s.add_argument("-q", "--quiet", action="store_true", help="only the summary line")
+    _add_decode_args(s)
     s.set_defaults(func=_evaluate)
 
     s = sub.add_parser("transcribe", help="transcribe audio files")
-    s.add_argument("files", nargs="+", help="audio files (wav, flac, ogg/opus, mp3, sph)")
+    s.add_argument("files", nargs="+", help="audio files (wav, flac, ogg/opus, mp3, sph), directories (searched recursively) or globs")
     s.add_argument("--model", required=True, help="checkpoint file or training folder")
-    s.add_argument("--device", default="cpu")
+    s.add_argument("--device", default="cpu", help="cpu or cuda")
+    s.add_argument("--format", default="txt", choices=["txt", "json", "srt", "vtt", "tsv", "all"])
+    s.add_argument("--output-dir", help="write <file stem>.<format> here instead of printing")
+    s.add_argument("--batch-size", type=int, default=8, help="short files decoded together")
+    _add_decode_args(s)
     s.set_defaults(func=_transcribe)
+
+    s = sub.add_parser("lm", help="language models")
+    lm_sub = s.add_subparsers(dest="lm_command", required=True)
+    b = lm_sub.add_parser("build", help="estimate a modified Kneser-Ney n-gram LM and write ARPA")
+    b.add_argument("text", nargs="+", help="text files (one sentence per line) or JSONL manifests (their text)")
+    b.add_argument("--order", type=int, default=3)
+    b.add_argument("--unit", choices=["word", "char"], default="word", help="word LM (lexicon decoding) or character LM")
+    b.add_argument("-o", "--output", required=True, help="output .arpa file")
+    b.set_defaults(func=_lm_build)
 
     s = sub.add_parser("synth", help="synthesize a small spoken corpus with espeak-ng (demo, tests)")
     s.add_argument("--out", required=True)

@@ -114,6 +114,34 @@ class TrainConfig:
     device: str = "cpu"
 
 
+@dataclass
+class DecodeConfig:
+    """CTC decoding. ``beam`` uses flashlight-text's C++ decoder (KenLM built in)."""
+
+    decoder: str = "greedy"  # "greedy" | "beam"
+    beam_size: int = 32
+    beam_size_token: int = 0  # tokens considered per frame (0 = all)
+    beam_threshold: float = 25.0  # prune hypotheses this far below the best
+    lm: Optional[str] = None  # ARPA or KenLM binary; word-level (with a lexicon) or character-level
+    lm_unit: str = "auto"  # "auto" (read from an ARPA file) | "word" | "char"
+    lm_weight: float = 0.5
+    word_score: float = 0.0  # insertion bonus per word (per space for a character LM)
+    sil_score: float = 0.0
+    unk_score: float = float("-inf")  # lexicon decoding: score of out-of-lexicon words
+    lexicon: Optional[str] = None  # word list (one per line); default: the word LM's vocabulary
+    nbest: int = 1
+    hotwords: list = field(default_factory=list)  # "word" or "phrase:boost"
+    hotword_boost: float = 4.0  # default boost per hotword character (lexicon-free) or word
+
+    def __post_init__(self) -> None:
+        if self.decoder not in ("greedy", "beam"):
+            raise ValueError(f"decoder must be 'greedy' or 'beam', got {self.decoder!r}")
+        if self.lm_unit not in ("auto", "word", "char"):
+            raise ValueError(f"lm_unit must be 'auto', 'word' or 'char', got {self.lm_unit!r}")
+        if self.beam_size < 1 or self.nbest < 1:
+            raise ValueError(f"beam_size and nbest must be >= 1, got {self.beam_size}, {self.nbest}")
+
+
 SECTIONS = {
     "features": FeatureConfig,
     "model": ModelConfig,

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
-from .audio import load_audio, prepare_array
-from .decoding.greedy import greedy_decode
-from .decoding.types import Hypothesis
+from .audio import audio_info, load_audio, prepare_array, stream_audio
+from .config import DecodeConfig
+from .decoding import make_decoder
+from .decoding.types import Hypothesis, Word
+from .segment import SegmenterConfig, segment_stream
 from .features import compute_features
 from .model import AcousticModel
 
@@ -25,14 +27,28 @@ class Transcript:
     hypothesis: Hypothesis
     duration: float  # seconds of audio
     compute_seconds: float
+    nbest: list[Hypothesis] = field(default_factory=list)  # best first; [hypothesis] for greedy
+
+
+@dataclass
+class Segment:
+    """A stretch of speech; times in seconds of the original audio."""
+
+    start: float
+    end: float
+    text: str
+    words: list[Word]
+    nbest: list[Hypothesis] = field(default_factory=list)
 
 
 class Recognizer:
     """An acoustic model with its front end and decoder: audio in, text out."""
 
-    def __init__(self, model: AcousticModel, device: str = "cpu") -> None:
+    def __init__(self, model: AcousticModel, device: str = "cpu", decode: Optional[DecodeConfig] = None) -> None:
         self.model = model.to(device).eval()
         self.device = device
+        self.decode_cfg = decode or DecodeConfig()
+        self.decoder = make_decoder(model.vocab, self.decode_cfg, self.frame_seconds)
 
     @property
     def sample_rate(self) -> int:
@@ -63,8 +79,34 @@ class Recognizer:
     def transcribe(self, audio: AudioInput, sample_rate: Optional[int] = None) -> Transcript:
         samples = self.load(audio, sample_rate)
         t0 = time.perf_counter()
-        hyp = greedy_decode(self.log_probs(samples), self.model.vocab, self.frame_seconds)
-        return Transcript(hyp.text, hyp, len(samples) / self.sample_rate, time.perf_counter() - t0)
+        nbest = self.decoder.decode(self.log_probs(samples))
+        return Transcript(nbest[0].text, nbest[0], len(samples) / self.sample_rate, time.perf_counter() - t0, nbest)
+
+    def segments(self, audio: AudioInput, sample_rate: Optional[int] = None,
+                 segmenter: Optional[SegmenterConfig] = None) -> Iterator[Segment]:
+        """Transcribe audio of any length lazily, segment by segment.
+
+        Audio up to ``segmenter.max_seconds`` is one segment; longer audio is read in blocks and
+        cut at pauses (see ``asr.segment``), so memory stays bounded whatever the length.
+        """
+        cfg = segmenter or SegmenterConfig()
+        if isinstance(audio, (str, os.PathLike)):
+            sr, frames, _ = audio_info(audio)
+            if frames > 0 and frames / sr <= cfg.max_seconds:
+                blocks = None
+                samples = load_audio(audio, self.sample_rate)
+            else:
+                blocks = stream_audio(audio, self.sample_rate, block_seconds=10.0)
+        else:
+            samples = self.load(audio, sample_rate)
+            blocks = None if len(samples) <= cfg.max_seconds * self.sample_rate else [samples]
+        if blocks is None:
+            nbest = self.decoder.decode(self.log_probs(samples))
+            yield Segment(0.0, len(samples) / self.sample_rate, nbest[0].text, nbest[0].words, nbest)
+            return
+        for seg in segment_stream(blocks, self.sample_rate, cfg):
+            nbest = self.decoder.decode(self.log_probs(seg.audio), offset=seg.start)
+            yield Segment(seg.start, seg.end, nbest[0].text, nbest[0].words, nbest)
 
     @torch.inference_mode()
     def transcribe_batch(self, audios: Sequence[np.ndarray]) -> list[Hypothesis]:
@@ -73,9 +115,81 @@ class Recognizer:
         lens = torch.tensor([f.shape[0] for f in feats])
         padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(self.device)
         lp, out_lens = self.model(padded, lens)
-        return [greedy_decode(lp[i, : int(out_lens[i])].cpu(), self.model.vocab, self.frame_seconds) for i in range(len(audios))]
+        return [self.decoder.decode(lp[i, : int(out_lens[i])].cpu())[0] for i in range(len(audios))]
 
 
-def load_model(path: Union[str, os.PathLike], device: str = "cpu") -> Recognizer:
-    """Load a checkpoint (a .pt file or a training folder) without executing code from it."""
-    return Recognizer(AcousticModel.load(path, map_location=device), device)
+def load_model(path: Union[str, os.PathLike], device: str = "cpu", decode: Optional[DecodeConfig] = None) -> Recognizer:
+    """Load a checkpoint (a .pt file or a training folder) without executing code from it.
+
+    ``decode`` chooses the decoder (greedy by default; beam search with an LM, hotwords, n-best).
+    """
+    return Recognizer(AcousticModel.load(path, map_location=device), device, decode)
+
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".aiff", ".aif", ".au")
+
+
+def expand_inputs(items: Sequence[str]) -> list[str]:
+    """Files as given, directories searched recursively for audio, glob patterns expanded.
+
+    Order is kept (sorted within a directory or pattern); a path that does not exist is kept so
+    that it is reported as an error rather than silently dropped.
+    """
+    import glob
+
+    out: list[str] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            out += sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file())
+        elif not p.exists() and any(c in item for c in "*?["):
+            out += sorted(glob.glob(item, recursive=True))
+        else:
+            out.append(item)
+    return out
+
+
+@dataclass
+class FileResult:
+    path: str
+    segments: list[Segment] = field(default_factory=list)
+    duration: float = 0.0
+    error: Optional[str] = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments if s.text)
+
+
+def transcribe_files(rec: Recognizer, paths: Sequence[str], batch_size: int = 8,
+                     segmenter: Optional[SegmenterConfig] = None) -> Iterator[FileResult]:
+    """Transcribe many files in order: short files in padded batches, long files segment by
+    segment. A file that cannot be read yields a result with ``error`` set; the rest go on."""
+    cfg = segmenter or SegmenterConfig()
+    pending: list[tuple[str, np.ndarray]] = []
+
+    def flush() -> Iterator[FileResult]:
+        if not pending:
+            return
+        hyps = rec.transcribe_batch([a for _, a in pending])
+        for (path, audio), h in zip(pending, hyps):
+            d = len(audio) / rec.sample_rate
+            yield FileResult(path, [Segment(0.0, d, h.text, h.words, [h])], d)
+        pending.clear()
+
+    for path in paths:
+        try:
+            sr, frames, _ = audio_info(path)
+            duration = frames / sr if frames > 0 else 0.0
+            if 0 < duration <= cfg.max_seconds and batch_size > 1 and rec.decode_cfg.nbest == 1:
+                pending.append((path, load_audio(path, rec.sample_rate)))
+                if len(pending) >= batch_size:
+                    yield from flush()
+                continue
+            yield from flush()
+            segs = list(rec.segments(path, segmenter=cfg))
+            yield FileResult(path, segs, duration or (segs[-1].end if segs else 0.0))
+        except (OSError, ValueError) as e:  # AudioError is a ValueError
+            yield from flush()
+            yield FileResult(path, error=str(e))
+    yield from flush()

@@ -1,0 +1,179 @@
+"""CTC beam search on flashlight-text's C++ decoder, with optional n-gram LM and hotwords.
+
+Two modes:
+- lexicon-free: any character sequence; the LM, if any, is a *character* n-gram whose "words"
+  are characters and ``|`` for the space (``asr lm build --unit char``);
+- lexicon: only words of a lexicon (by default the vocabulary of a *word* LM), for closed
+  vocabularies such as AN4's; the LM scores whole words.
+Both return the same ``Hypothesis`` as greedy decoding, with word timings from the best path.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ..config import DecodeConfig
+from ..text import Vocabulary, normalize_text
+from .greedy import collapse, words_from_alignment
+from .hotwords import char_hotword_lm, parse_hotwords, word_hotword_lm
+from .types import Hypothesis
+
+SPACE_TOKEN = "|"  # how a character LM spells the space
+
+
+def _flashlight():
+    try:
+        import flashlight.lib.text.decoder as fl
+        import flashlight.lib.text.dictionary as fld
+    except ImportError as e:  # pragma: no cover - a declared dependency
+        raise ImportError("beam search needs flashlight-text: pip install flashlight-text") from e
+    return fl, fld
+
+
+def arpa_unigrams(path: str) -> list[str]:
+    """The unigram words of an ARPA file (without <s>, </s>, <unk>)."""
+    words, in_uni = [], False
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if line == "\\1-grams:":
+                in_uni = True
+                continue
+            if in_uni:
+                if not line or line.startswith("\\"):
+                    break
+                parts = line.split()
+                if len(parts) >= 2 and parts[1] not in ("<s>", "</s>", "<unk>"):
+                    words.append(parts[1])
+    return words
+
+
+def is_arpa(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(64).lstrip().startswith(b"\\data\\")
+
+
+def lm_unit(path: str, declared: str = "auto") -> str:
+    if declared != "auto":
+        return declared
+    if not is_arpa(path):
+        raise ValueError(f"{path}: a KenLM binary does not say whether it is word- or character-level; set lm_unit")
+    words = arpa_unigrams(path)
+    return "char" if words and all(len(w) == 1 for w in words) else "word"
+
+
+def read_lexicon(path: str) -> list[str]:
+    """A word list: the first column of each line, normalised."""
+    words = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                w = normalize_text(line.split()[0])
+                if w:
+                    words.append(w)
+    return sorted(set(words))
+
+
+class BeamSearchDecoder:
+    """Decode (T, vocab) log-probs into n-best ``Hypothesis`` lists."""
+
+    def __init__(self, vocab: Vocabulary, cfg: DecodeConfig, frame_seconds: float) -> None:
+        fl, fld = _flashlight()
+        self.vocab, self.cfg, self.frame_seconds = vocab, cfg, frame_seconds
+        if vocab.space < 0:
+            raise ValueError("beam search needs a vocabulary with a space token")
+        self._fl = fl
+        hotwords = parse_hotwords(cfg.hotwords, cfg.hotword_boost)
+        unit = lm_unit(cfg.lm, cfg.lm_unit) if cfg.lm else None
+        self.lexicon_mode = bool(cfg.lexicon) or unit == "word"
+        beam_tokens = cfg.beam_size_token or len(vocab)
+        # Without an LM, hotword bonuses still go through the LM slot: give it weight 1.
+        lm_weight = cfg.lm_weight if cfg.lm else (1.0 if hotwords else 0.0)
+        if hotwords and lm_weight <= 0:
+            raise ValueError(f"hotwords need lm_weight > 0, got {cfg.lm_weight}")
+        crit = fl.CriterionType.CTC
+
+        if self.lexicon_mode:
+            words = read_lexicon(cfg.lexicon) if cfg.lexicon else [w for w in (normalize_text(x) for x in arpa_unigrams(cfg.lm)) if w]
+            words = sorted(set(words) | {w for phrase in hotwords for w in phrase.split()})
+            if not words:
+                raise ValueError("lexicon decoding needs words: give a lexicon file or a word-level ARPA LM")
+            self.word_dict = fld.Dictionary()
+            for w in words:
+                self.word_dict.add_entry(w)
+            self.word_dict.add_entry("<unk>")
+            self.word_dict.set_default_index(self.word_dict.get_index("<unk>"))
+            lm = fl.KenLM(cfg.lm, self.word_dict) if cfg.lm else fl.ZeroLM()
+            if hotwords:
+                boosts = {self.word_dict.get_index(w): b for p, b in hotwords.items() for w in p.split()}
+                lm = word_hotword_lm(lm, boosts, lm_weight)
+            trie = fl.Trie(len(vocab), vocab.space)
+            start = lm.start(False)
+            for w in words:
+                _, score = lm.score(start, self.word_dict.get_index(w))
+                trie.insert(vocab.encode(w), self.word_dict.get_index(w), score)
+            trie.smear(fl.SmearingMode.MAX)
+            opts = fl.LexiconDecoderOptions(beam_size=cfg.beam_size, beam_size_token=beam_tokens, beam_threshold=cfg.beam_threshold,
+                                            lm_weight=lm_weight, word_score=cfg.word_score,
+                                            unk_score=cfg.unk_score, sil_score=cfg.sil_score, log_add=False, criterion_type=crit)
+            self._lm, self._trie = lm, trie  # keep alive: the decoder holds raw pointers
+            self.decoder = fl.LexiconDecoder(opts, trie, lm, vocab.space, vocab.blank, self.word_dict.get_index("<unk>"), [], False)
+        else:
+            # Token dictionary for a character LM: our ids, with the space spelled "|".
+            self.token_dict = fld.Dictionary()
+            for i in range(len(vocab)):
+                c = "<blank>" if i == vocab.blank else vocab.chars[i - 1]
+                self.token_dict.add_entry(SPACE_TOKEN if c == " " else c)
+            lm = fl.KenLM(cfg.lm, self.token_dict) if cfg.lm else fl.ZeroLM()
+            if hotwords:
+                lm = char_hotword_lm(lm, hotwords, vocab, lm_weight)
+            opts = fl.LexiconFreeDecoderOptions(beam_size=cfg.beam_size, beam_size_token=beam_tokens, beam_threshold=cfg.beam_threshold,
+                                                lm_weight=lm_weight,
+                                                sil_score=cfg.sil_score + cfg.word_score, log_add=False, criterion_type=crit)
+            self._lm = lm
+            self.decoder = fl.LexiconFreeDecoder(opts, lm, vocab.space, vocab.blank, [])
+
+    def decode(self, log_probs: torch.Tensor, offset: float = 0.0) -> list[Hypothesis]:
+        """log_probs: (T, vocab) for one utterance -> up to ``nbest`` hypotheses, best first."""
+        if log_probs.dim() != 2 or log_probs.shape[1] != len(self.vocab):
+            raise ValueError(f"expected log_probs of shape (time, {len(self.vocab)}), got {tuple(log_probs.shape)}")
+        lp = log_probs.detach().float().cpu().contiguous()
+        if hasattr(self._lm, "reset"):
+            self._lm.reset()
+        results = self.decoder.decode(lp.data_ptr(), lp.shape[0], lp.shape[1])
+        hyps, seen = [], set()
+        for r in results:
+            hyp = self._hypothesis(r, lp, offset)
+            if hyp.text in seen:  # different alignments of the same text
+                continue
+            seen.add(hyp.text)
+            hyps.append(hyp)
+            if len(hyps) == self.cfg.nbest:
+                break
+        return hyps or [Hypothesis("", [], float("-inf"), [])]
+
+    def _hypothesis(self, r, lp: torch.Tensor, offset: float) -> Hypothesis:
+        path = list(r.tokens)[1 : lp.shape[0] + 1]  # drop the padding around the T frames
+        spans = collapse(path, self.vocab.blank)
+        if self.lexicon_mode:
+            spans = self._split_words(spans, list(r.words)[1 : lp.shape[0] + 1])
+        conf = lp.gather(1, torch.tensor(path, dtype=torch.long)[:, None]).squeeze(1).exp().tolist()
+        words = words_from_alignment(spans, conf, self.vocab, self.frame_seconds, offset)
+        text = " ".join(w.text for w in words)
+        return Hypothesis(text=text, tokens=self.vocab.encode(text), score=float(r.score), words=words)
+
+    def _split_words(self, spans: list[tuple[int, int, int]], word_ids: list[int]) -> list[tuple[int, int, int]]:
+        """Lexicon decoding need not emit spaces between words: put a space span after each token
+        span in which the decoder completed a word."""
+        ends = {t for t, w in enumerate(word_ids) if w >= 0}
+        out = []
+        for k, s, e in spans:
+            if k == self.vocab.space:
+                continue
+            out.append((k, s, e))
+            if any(s <= t <= e for t in ends):
+                out.append((self.vocab.space, e, e))
+        return out
