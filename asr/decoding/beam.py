@@ -114,7 +114,12 @@ class BeamSearchDecoder:
             start = lm.start(False)
             for w in words:
                 _, score = lm.score(start, self.word_dict.get_index(w))
+                # Each word twice: "cat" and "cat|". flashlight completes a word on the first frame
+                # of its last token and cannot then repeat that token, so a held last letter would
+                # have to be scored as blank or as a new word (an inserted "a"); spelled with the
+                # space, the word stays in the trie while its last letter lasts.
                 trie.insert(vocab.encode(w), self.word_dict.get_index(w), score)
+                trie.insert(vocab.encode(w) + [vocab.space], self.word_dict.get_index(w), score)
             trie.smear(fl.SmearingMode.MAX)
             opts = fl.LexiconDecoderOptions(beam_size=cfg.beam_size, beam_size_token=beam_tokens, beam_threshold=cfg.beam_threshold,
                                             lm_weight=lm_weight, word_score=cfg.word_score,
@@ -143,7 +148,13 @@ class BeamSearchDecoder:
         lp = log_probs.detach().float().cpu().contiguous()
         if hasattr(self._lm, "reset"):
             self._lm.reset()
-        results = self.decoder.decode(lp.data_ptr(), lp.shape[0], lp.shape[1])
+        em = lp
+        if self.lexicon_mode:
+            # A free frame of space or blank after the end: a word whose last letter is held to the
+            # end finishes there (as "cat|") instead of paying for the held frames.
+            em = torch.cat([lp, torch.full((1, lp.shape[1]), -1e4)])
+            em[-1, [self.vocab.space, self.vocab.blank]] = 0.0
+        results = self.decoder.decode(em.data_ptr(), em.shape[0], em.shape[1])
         hyps, seen = [], set()
         for r in results:
             hyp = self._hypothesis(r, lp, offset)
@@ -167,13 +178,11 @@ class BeamSearchDecoder:
 
     def _split_words(self, spans: list[tuple[int, int, int]], word_ids: list[int]) -> list[tuple[int, int, int]]:
         """Lexicon decoding need not emit spaces between words: put a space span after each token
-        span in which the decoder completed a word."""
+        span in which the decoder completed a word (a space span itself is a word boundary)."""
         ends = {t for t, w in enumerate(word_ids) if w >= 0}
         out = []
         for k, s, e in spans:
-            if k == self.vocab.space:
-                continue
             out.append((k, s, e))
-            if any(s <= t <= e for t in ends):
+            if k != self.vocab.space and any(s <= t <= e for t in ends):
                 out.append((self.vocab.space, e, e))
         return out

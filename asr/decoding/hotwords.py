@@ -108,17 +108,19 @@ def char_hotword_lm(inner, phrases: dict[str, float], vocab: Vocabulary, lm_weig
         """-> (bonus now, next node, next pending). ``pending`` is what the current partial match
         has earned so far and must give back if it breaks off. A phrase only counts as a whole
         word: complete, then followed by a space or the end of the utterance."""
+        refund = 0.0
         if node:
+            won = node in terminal and token == space
             nxt = children[node].get(token)
-            if nxt is not None:
-                return step_bonus[nxt], nxt, pending + step_bonus[nxt]
-            if node in terminal and token == space:
+            if nxt is not None:  # a longer phrase goes on ("new" -> "new york"); a won one keeps its bonus
+                return step_bonus[nxt], nxt, (0.0 if won else pending) + step_bonus[nxt]
+            if won:
                 return 0.0, 0, 0.0  # won: keep what it earned
-            return -pending, 0, 0.0  # broke off: give it back
+            refund = -pending  # broke off: give it back (and this token may start another phrase)
         if word_start and token in children[0]:
             nxt = children[0][token]
-            return step_bonus[nxt], nxt, step_bonus[nxt]
-        return 0.0, 0, 0.0
+            return refund + step_bonus[nxt], nxt, step_bonus[nxt]
+        return refund, 0, 0.0
 
     class CharHotwordLM(fl.LM):
         def __init__(self) -> None:
