@@ -108,6 +108,7 @@ class TrainConfig:
     bucket_size: int = 0  # utterances per bucket; 0 -> 8 * batch_size
     checkpoint_every: int = 200  # steps; also at each epoch's end
     patience: int = 8  # epochs without dev improvement before stopping (0 = never)
+    average_last: int = 0  # at the end, average the weights of the last N epochs; kept if dev WER improves
     max_minutes: float = 0.0  # stop after this wall time (0 = no limit)
     threads: int = 0  # torch intra-op threads (0 = torch default)
     log_every: int = 20

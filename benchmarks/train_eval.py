@@ -42,7 +42,8 @@ def run(corpus: str, source: Path, config: str, workdir: Path, seeds: list[int],
         res = evaluate(rec, str(manifests["test"]))
         print(f"seed {seed}: test WER {res['wer']:.2f}%  CER {res['cer']:.2f}%  ({wall / 60:.1f} min)", flush=True)
         runs.append({"seed": seed, "wer": res["wer"], "cer": res["cer"], "rtf": res["rtf"], "train_wall_s": round(wall, 1),
-                     "epochs": len(hist), "best_dev_wer": min(h.get("dev_wer", 1e9) for h in hist),
+                     "epochs": sum(1 for h in hist if "epoch" in h), "best_dev_wer": min(h.get("dev_wer", 1e9) for h in hist),
+                     "averaged": any(h.get("best") for h in hist if "averaged_epochs" in h),
                      "params": rec.model.num_params(), "result": res})
     return {"manifests": {k: str(v) for k, v in manifests.items()}, "runs": runs}
 

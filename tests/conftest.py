@@ -28,3 +28,21 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def synth_model(synth_corpus, tmp_path_factory) -> Path:
+    """A model trained for a few CPU minutes on ``synth_corpus`` (configs/demo.yaml)."""
+    from asr.config import load_config
+    from asr.train.loop import Trainer
+
+    out = tmp_path_factory.mktemp("synth_model")
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml",
+                      [f"data.train=[{synth_corpus['train']}]", f"data.dev={synth_corpus['dev']}",
+                       f"train.out_dir={out}", "train.threads=2"])
+    threads = torch.get_num_threads()
+    try:
+        Trainer(cfg).fit()
+    finally:
+        torch.set_num_threads(threads)
+    return out / "best.pt"

@@ -189,11 +189,38 @@ class Trainer:
                 print(f"stopping: time limit of {t.max_minutes} min reached", file=sys.stderr)
             stop = self.end_epoch(writer, speed) or stop
             self.save()
+        if t.average_last > 1:
+            self.try_average(writer)
         writer.close()
         best = self.out / "best.pt"
         if not best.exists():  # no dev set: the last model is the result
             self.model.save(best)
         return {"best_dev_wer": self.best_wer, "epochs": self.epoch, "steps": self.step, "history": self.history}
+
+    def epoch_files(self) -> list[Path]:
+        return sorted((self.out / "epochs").glob("epoch*.pt"), key=lambda p: int(p.stem[5:]))
+
+    def try_average(self, writer) -> None:
+        """Average the last ``average_last`` epochs' weights (a cheap ensemble); keep the result as
+        best.pt only if its dev WER beats the best single epoch."""
+        files = self.epoch_files()[-self.cfg.train.average_last :]
+        if len(files) < 2 or self.dev is None:
+            return
+        states = [load_checkpoint(f)["state_dict"] for f in files]
+        avg = {k: sum(s[k].double() for s in states).div(len(states)).to(states[0][k].dtype) for k in states[0]}
+        model = AcousticModel(self.cfg.features, self.cfg.model, self.vocab)
+        model.load_state_dict(avg)
+        wer, cer = evaluate_wer(model, self.dev)
+        entry = {"averaged_epochs": [int(f.stem[5:]) for f in files], "dev_wer": round(wer, 2), "dev_cer": round(cer, 2)}
+        model.save(self.out / "averaged.pt")
+        if wer < self.best_wer:
+            self.best_wer = wer
+            model.save(self.out / "best.pt")
+            entry["best"] = True
+        writer.add_scalar("dev/wer_averaged", wer, self.step)
+        print(json.dumps(entry), file=sys.stderr)
+        with open(self.out / "history.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
 
     def end_epoch(self, writer, speed: float) -> bool:
         """Dev evaluation, best-model selection, early stopping. Returns True to stop."""
@@ -201,6 +228,10 @@ class Trainer:
         entry = {"epoch": self.epoch + 1, "step": self.step, "audio_s_per_s": round(speed, 1)}
         self.epoch += 1
         self.batch_in_epoch = 0
+        if t.average_last > 1:  # keep the last N epochs' weights for averaging
+            self.model.save(self.out / "epochs" / f"epoch{self.epoch}.pt")
+            for old in self.epoch_files()[: -t.average_last]:
+                old.unlink()
         if self.dev is not None:
             wer, cer = evaluate_wer(self.model, self.dev)
             entry.update(dev_wer=round(wer, 2), dev_cer=round(cer, 2))

@@ -1,0 +1,157 @@
+"""Decoding benchmark -> results/decoding.json.
+
+    python benchmarks/decoding.py --model exp/bench_an4/seed0/best.pt [--data exp/bench_an4/data]
+
+1. AN4 test WER, greedy and beam search with a word 3-gram LM built from AN4's *training*
+   transcripts (lexicon = the LM's words); LM weight and word score tuned on the dev split only.
+2. Decoder speed on the same log-probs at beam 8, 32, 128: ours (flashlight-text, C++) vs
+   pyctcdecode (pure Python, installed only for this benchmark), both with the same LM.
+3. Long audio: real-time factor and peak memory for a 30-minute file (AN4 test speech with
+   pauses), each measured in a fresh process; 5 minutes as well, to show memory does not grow.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from asr.config import DecodeConfig  # noqa: E402
+from asr.data.dataset import load_rows  # noqa: E402
+from asr.decoding import make_decoder  # noqa: E402
+from asr.lm import estimate, read_sentences, write_arpa  # noqa: E402
+from asr.train.metrics import error_rates  # noqa: E402
+from asr.transcribe import load_model  # noqa: E402
+from benchmarks.common import ROOT, write_result  # noqa: E402
+
+
+def log_probs_for(rec, manifest: str) -> tuple[list[torch.Tensor], list[str], float]:
+    rows = load_rows([manifest])
+    lps, refs, seconds = [], [], 0.0
+    for r in rows:
+        audio = rec.load(r["audio"])
+        seconds += len(audio) / rec.sample_rate
+        lps.append(rec.log_probs(audio))
+        refs.append(r["text"])
+    return lps, refs, seconds
+
+
+def wer_of(decoder, lps, refs) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    hyps = [decoder.decode(lp)[0].text for lp in lps]
+    return error_rates(refs, hyps)[0], time.perf_counter() - t0
+
+
+def pyctcdecode_decoder(vocab, arpa: str):
+    from pyctcdecode import build_ctcdecoder
+
+    labels = [""] + list(vocab.chars)  # blank first, as our ids
+    words = [l.split("\t")[1] for l in open(arpa).read().split("\\1-grams:")[1].split("\\2-grams:")[0].strip().splitlines()
+             if l.split("\t")[1] not in ("<s>", "</s>", "<unk>")]
+    return lambda a, b: build_ctcdecoder(labels, kenlm_model_path=arpa, unigrams=words, alpha=a, beta=b)
+
+
+def long_audio(args) -> dict:
+    """Build 5 and 30 minute files from AN4 test speech, transcribe each in a fresh process."""
+    rows = load_rows([str(Path(args.data) / "test.jsonl")])
+    out = {}
+    for minutes in (5, 30):
+        path = Path(args.workdir) / f"long_{minutes}min.flac"
+        if not path.exists():
+            rng = np.random.default_rng(0)
+            parts, total = [], 0
+            with sf.SoundFile(str(path), "w", samplerate=16000, channels=1, format="FLAC") as f:
+                for r in itertools.cycle(rows):
+                    a, sr = sf.read(r["audio"], dtype="float32")
+                    gap = np.zeros(int(rng.uniform(0.3, 1.5) * sr), np.float32)
+                    f.write(np.concatenate([a, gap]))
+                    total += len(a) + len(gap)
+                    if total >= minutes * 60 * sr:
+                        break
+        code = ("import resource, time, sys; import asr; from asr.config import DecodeConfig;"
+                f"rec = asr.load_model({args.model!r}, decode=DecodeConfig(decoder='beam', lm={args.arpa!r}, lm_weight={args.best_lm_weight}, word_score={args.best_word_score}));"
+                f"t = time.perf_counter(); segs = list(rec.segments({str(path)!r})); el = time.perf_counter() - t;"
+                "print(el, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(segs), sum(len(s.words) for s in segs))")
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        el, rss, nseg, nwords = res.stdout.split()
+        dur = sf.info(str(path)).duration
+        out[minutes] = {"seconds": round(dur, 1), "rtf": round(float(el) / dur, 4), "peak_rss_mb": round(float(rss), 1),
+                        "segments": int(nseg), "words": int(nwords)}
+        print(f"long audio {minutes} min: {out[minutes]}", flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(ROOT / "exp" / "bench_an4" / "seed0" / "best.pt"))
+    ap.add_argument("--data", default=str(ROOT / "exp" / "bench_an4" / "data"), help="folder with AN4 train/dev/test.jsonl")
+    ap.add_argument("--workdir", default=str(ROOT / "exp" / "bench_decoding"))
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    data = Path(args.data)
+    args.arpa = str(Path(args.workdir) / "an4_train_3gram.arpa")
+    write_arpa(estimate(read_sentences([data / "train.jsonl"]), order=3), args.arpa)
+
+    rec = load_model(args.model)
+    vocab, fs = rec.model.vocab, rec.frame_seconds
+    dev_lps, dev_refs, _ = log_probs_for(rec, str(data / "dev.jsonl"))
+    test_lps, test_refs, test_seconds = log_probs_for(rec, str(data / "test.jsonl"))
+
+    greedy = make_decoder(vocab, DecodeConfig(), fs)
+    wer_greedy, _ = wer_of(greedy, test_lps, test_refs)
+    print(f"AN4 test greedy WER {wer_greedy:.2f}%", flush=True)
+
+    # Tune LM weight and word score on dev only.
+    grid = []
+    for lw, ws in itertools.product([0.3, 0.6, 1.0, 1.5, 2.0], [-1.0, 0.0, 1.0, 2.0]):
+        dec = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, lm=args.arpa, lm_weight=lw, word_score=ws), fs)
+        w, _ = wer_of(dec, dev_lps, dev_refs)
+        grid.append((w, lw, ws))
+    dev_wer, lw, ws = min(grid)
+    args.best_lm_weight, args.best_word_score = lw, ws
+    print(f"dev-tuned: lm_weight={lw} word_score={ws} (dev WER {dev_wer:.2f}%)", flush=True)
+    best = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, lm=args.arpa, lm_weight=lw, word_score=ws), fs)
+    wer_lm, _ = wer_of(best, test_lps, test_refs)
+    print(f"AN4 test beam+LM WER {wer_lm:.2f}%", flush=True)
+
+    # Speed: same log-probs, same LM, same beam widths.
+    make_pyctc = pyctcdecode_decoder(vocab, args.arpa)
+    speed = {}
+    for beam in (8, 32, 128):
+        ours = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=beam, lm=args.arpa, lm_weight=lw, word_score=ws), fs)
+        w_ours, t_ours = wer_of(ours, test_lps, test_refs)
+        pyc = make_pyctc(lw, ws)
+        t0 = time.perf_counter()
+        hyps = [pyc.decode(lp.numpy(), beam_width=beam) for lp in test_lps]
+        t_py = time.perf_counter() - t0
+        w_py = error_rates(test_refs, hyps)[0]
+        speed[str(beam)] = {"speedup": round(t_py / t_ours, 2), "ours_ms_per_audio_s": round(1000 * t_ours / test_seconds, 3),
+                            "pyctcdecode_ms_per_audio_s": round(1000 * t_py / test_seconds, 3),
+                            "ours_wer": round(w_ours, 2), "pyctcdecode_wer": round(w_py, 2)}
+        print(f"beam {beam}: {speed[str(beam)]}", flush=True)
+
+    long = long_audio(args)
+    write_result("decoding.json", {
+        "an4_wer_greedy": round(wer_greedy, 2), "an4_wer_lm": round(wer_lm, 2),
+        "lm": "word 3-gram, modified Kneser-Ney (asr lm build) on AN4 train transcripts; lexicon = its words",
+        "lm_weight": lw, "word_score": ws, "dev_wer_lm": round(dev_wer, 2), "tuning_grid_dev": grid,
+        "speedup_vs_pyctcdecode": {k: v["speedup"] for k, v in speed.items()}, "decoder_speed": speed,
+        "long_audio_rtf": long[30]["rtf"], "long_audio_peak_rss_mb": long[30]["peak_rss_mb"], "long_audio": long,
+        "model": args.model, "threads": args.threads,
+    })
+
+
+if __name__ == "__main__":
+    main()
