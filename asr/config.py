@@ -132,7 +132,7 @@ class DecodeConfig:
     lexicon: Optional[str] = None  # word list (one per line); default: the word LM's vocabulary
     nbest: int = 1
     hotwords: list = field(default_factory=list)  # "word" or "phrase:boost"
-    hotword_boost: float = 4.0  # default boost per hotword character (lexicon-free) or word
+    hotword_boost: float = 4.0  # default bonus (natural log) per hotword or phrase
 
     def __post_init__(self) -> None:
         if self.decoder not in ("greedy", "beam"):

@@ -143,7 +143,9 @@ def expand_inputs(items: Sequence[str]) -> list[str]:
         if p.is_dir():
             out += sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file())
         elif not p.exists() and any(c in item for c in "*?["):
-            out += sorted(glob.glob(item, recursive=True))
+            found = sorted(f for f in glob.glob(item, recursive=True)
+                           if Path(f).is_file() and Path(f).suffix.lower() in AUDIO_EXTENSIONS)
+            out += found or [item]  # a pattern that matches nothing is reported, not dropped
         else:
             out.append(item)
     return out

@@ -80,9 +80,9 @@ def test_expand_inputs(tmp_path):
     # Globs, sorted; recursive with **.
     assert expand_inputs([str(d / "*.wav")]) == [str(d / "b.wav")]  # case-sensitive, as the shell's
     assert expand_inputs([str(d / "**" / "*.ogg"), str(d / "?.opus")]) == [str(d / "sub" / "e.ogg"), str(d / "z.opus")]
-    assert expand_inputs([str(d / "sub" / "*.*")]) == [str(d / "sub" / "c.flac"), str(d / "sub" / "e.ogg"),
-                                                       str(d / "sub" / "notes.txt")]  # a pattern is taken as given
-    assert expand_inputs([str(d / "nothing*.wav")]) == []  # a pattern that matches nothing adds nothing
+    # Glob matches are filtered to audio files; a pattern that matches nothing is kept (and reported).
+    assert expand_inputs([str(d / "sub" / "*.*")]) == [str(d / "sub" / "c.flac"), str(d / "sub" / "e.ogg")]
+    assert expand_inputs([str(d / "nothing*.wav")]) == [str(d / "nothing*.wav")]
     # A directory: recursive, audio extensions only (any case), sorted.
     (d / "folder.wav").mkdir()  # a directory with an audio name is not a file
     audio = ["a.WAV", "b.wav", "sub/c.flac", "sub/deeper/d.mp3", "sub/e.ogg", "z.opus"]
@@ -217,5 +217,8 @@ def test_cli_nbest_prints_ranked_lines(model_path, audio_dir, capsys):
 def test_cli_usage_errors(model_path, tmp_path, audio_dir, capsys):
     assert main(["transcribe", audio_dir["one.wav"], "--model", str(model_path), "--format", "all"]) == 2
     assert "--output-dir" in capsys.readouterr().err
-    assert main(["transcribe", str(tmp_path / "none*.wav"), "--model", str(model_path)]) == 2
+    assert main(["transcribe", str(tmp_path / "none*.wav"), "--model", str(model_path)]) == 1  # reported as failed
+    assert "none*.wav: no such file" in capsys.readouterr().err
+    (tmp_path / "emptydir").mkdir()
+    assert main(["transcribe", str(tmp_path / "emptydir"), "--model", str(model_path)]) == 2
     assert "no audio files" in capsys.readouterr().err

@@ -33,6 +33,18 @@ def _flashlight():
     return fl, fld
 
 
+def _kenlm(path: str, dictionary):
+    """flashlight's built-in KenLM (ARPA or binary); a clear error for a bad file."""
+    from flashlight.lib.text.decoder.kenlm import KenLM
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: language model not found")
+    try:
+        return KenLM(path, dictionary)
+    except Exception as e:
+        raise ValueError(f"{path}: cannot load the language model ({e})") from e
+
+
 def arpa_unigrams(path: str) -> list[str]:
     """The unigram words of an ARPA file (without <s>, </s>, <unk>)."""
     words, in_uni = [], False
@@ -106,7 +118,7 @@ class BeamSearchDecoder:
                 self.word_dict.add_entry(w)
             self.word_dict.add_entry("<unk>")
             self.word_dict.set_default_index(self.word_dict.get_index("<unk>"))
-            lm = fl.KenLM(cfg.lm, self.word_dict) if cfg.lm else fl.ZeroLM()
+            lm = _kenlm(cfg.lm, self.word_dict) if cfg.lm else fl.ZeroLM()
             if hotwords:
                 boosts = {self.word_dict.get_index(w): b for p, b in hotwords.items() for w in p.split()}
                 lm = word_hotword_lm(lm, boosts, lm_weight)
@@ -132,7 +144,7 @@ class BeamSearchDecoder:
             for i in range(len(vocab)):
                 c = "<blank>" if i == vocab.blank else vocab.chars[i - 1]
                 self.token_dict.add_entry(SPACE_TOKEN if c == " " else c)
-            lm = fl.KenLM(cfg.lm, self.token_dict) if cfg.lm else fl.ZeroLM()
+            lm = _kenlm(cfg.lm, self.token_dict) if cfg.lm else fl.ZeroLM()
             if hotwords:
                 lm = char_hotword_lm(lm, hotwords, vocab, lm_weight)
             opts = fl.LexiconFreeDecoderOptions(beam_size=cfg.beam_size, beam_size_token=beam_tokens, beam_threshold=cfg.beam_threshold,
