@@ -142,6 +142,42 @@ def _transcribe(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _stream(args: argparse.Namespace) -> int:
+    import time
+
+    from .audio import stream_audio
+    from .model import AcousticModel
+    from .streaming import EndpointConfig, StreamingRecognizer
+
+    model = AcousticModel.load(args.model)
+    rec = StreamingRecognizer(model, _decode_config(args), EndpointConfig(trailing_silence=args.trailing_silence,
+                                                                          max_utterance=args.max_utterance))
+    sr = model.feature_cfg.sample_rate
+    block = max(1, int(sr * args.chunk_ms / 1000))
+    t0 = time.perf_counter()
+    sent = 0
+
+    def show(events) -> None:
+        for e in events:
+            lag = (time.perf_counter() - t0 - sent / sr) * 1000 if args.realtime else e.compute_ms
+            label = "lag" if args.realtime else "compute"
+            line = f"[{e.kind:7s} {e.start:7.2f}-{e.end:7.2f}s] {e.text}  ({label} {lag:.0f} ms)"
+            if e.kind == "final" or args.partials:
+                print(line, flush=True)
+
+    for chunk in stream_audio(args.file, sr, block_seconds=10.0):
+        for i in range(0, len(chunk), block):
+            piece = chunk[i : i + block]
+            if args.realtime:  # pace: never send audio before it would have been spoken
+                time.sleep(max(0.0, t0 + (sent + len(piece)) / sr - time.perf_counter()))
+            sent += len(piece)
+            show(rec.accept(piece))
+    show(rec.finish())
+    elapsed = time.perf_counter() - t0
+    print(f"audio {sent / sr:.2f}s  wall {elapsed:.2f}s  RTF {elapsed / max(sent / sr, 1e-9):.4f}", file=sys.stderr)
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from .data.synth import synthesize_corpus
 
@@ -189,6 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=8, help="short files decoded together")
     _add_decode_args(s)
     s.set_defaults(func=_transcribe)
+
+    s = sub.add_parser("stream", help="feed a file through the streaming recognizer, printing events")
+    s.add_argument("file")
+    s.add_argument("--model", required=True, help="a unidirectional (streaming) checkpoint")
+    s.add_argument("--realtime", action="store_true", help="pace the audio as if spoken live")
+    s.add_argument("--chunk-ms", type=float, default=100.0, help="audio block size fed per call")
+    s.add_argument("--partials", action=argparse.BooleanOptionalAction, default=True, help="print partial results")
+    s.add_argument("--trailing-silence", type=float, default=0.6, help="endpoint after this much silence (s)")
+    s.add_argument("--max-utterance", type=float, default=20.0, help="longest utterance (s)")
+    _add_decode_args(s)
+    s.set_defaults(func=_stream)
 
     s = sub.add_parser("lm", help="language models")
     lm_sub = s.add_subparsers(dest="lm_command", required=True)

@@ -1,0 +1,224 @@
+"""Streaming recognition: audio blocks in, partial and final results out.
+
+The three offline stages run chunk by chunk with their state carried: ``StreamingFeatures``
+(bit-identical frames), the unidirectional LSTM's (h, c), and the decoder (greedy path or
+flashlight's beam via decode_begin/step/end). Endpoints follow Kaldi's and sherpa's rules on the
+decoded frames: an utterance ends after ``trailing_silence`` seconds of blank output following
+speech, after ``leading_silence`` seconds when nothing was said, or at ``max_utterance``
+seconds. After a final result the decoder and LSTM state reset for the next utterance; the
+feature stream continues, and every event carries stream-time timings.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import soxr
+import torch
+
+from .config import DecodeConfig
+from .decoding.greedy import collapse, words_from_alignment
+from .decoding.types import Word
+from .features import StreamingFeatures
+from .model import AcousticModel
+
+
+@dataclass
+class EndpointConfig:
+    trailing_silence: float = 0.6  # seconds of blank output after speech that end an utterance
+    leading_silence: float = 5.0  # seconds of blank output with nothing said that end one
+    max_utterance: float = 20.0  # an utterance never runs longer than this
+    enabled: bool = True
+
+
+@dataclass
+class Event:
+    kind: str  # "partial" | "final"
+    text: str
+    start: float  # stream seconds: the utterance's start
+    end: float  # stream seconds: audio consumed when the event was made
+    words: list[Word] = field(default_factory=list)
+    utterance: int = 0
+    compute_ms: float = 0.0  # processing time of the chunk that produced it
+
+
+class _GreedyStream:
+    """Incremental best path over output frames."""
+
+    def __init__(self) -> None:
+        self.path: list[int] = []
+        self.conf: list[float] = []
+
+    def step(self, log_probs: torch.Tensor) -> None:
+        best, idx = log_probs.max(-1)
+        self.path += idx.tolist()
+        self.conf += best.exp().tolist()
+
+    def best_path(self) -> tuple[list[int], list[float]]:
+        return self.path, self.conf
+
+
+class _BeamStream:
+    """flashlight's incremental interface; the best hypothesis so far serves partials."""
+
+    def __init__(self, decoder) -> None:
+        self.dec = decoder  # a BeamSearchDecoder
+        self.lps: list[torch.Tensor] = []
+        self.dec.decoder.decode_begin()
+
+    def step(self, log_probs: torch.Tensor) -> None:
+        lp = log_probs.float().contiguous()
+        self.lps.append(lp)
+        self.dec.decoder.decode_step(lp.data_ptr(), lp.shape[0], lp.shape[1])
+
+    def best_path(self) -> tuple[list[int], list[float]]:
+        if not self.lps:
+            return [], []
+        lp = torch.cat(self.lps)
+        hyp = self.dec.decoder.get_best_hypothesis()
+        path = list(hyp.tokens)[1 : lp.shape[0] + 1]
+        path += [0] * (lp.shape[0] - len(path))
+        conf = lp.gather(1, torch.tensor(path, dtype=torch.long)[:, None]).squeeze(1).exp().tolist()
+        return path, conf
+
+    def finish(self) -> None:
+        self.dec.decoder.decode_end()
+
+
+class StreamingRecognizer:
+    """``accept(samples) -> events``; ``finish() -> events``. Needs a unidirectional model."""
+
+    def __init__(self, model: AcousticModel, decode: Optional[DecodeConfig] = None,
+                 endpoint: Optional[EndpointConfig] = None, chunk_frames: int = 16) -> None:
+        if model.cfg.bidirectional:
+            raise ValueError("streaming needs a unidirectional model (model.bidirectional: false)")
+        self.model = model.eval()
+        self.vocab = model.vocab
+        self.fcfg = model.feature_cfg
+        self.stack, self.stride = model.cfg.stack, model.cfg.stride
+        self.chunk_frames = max(self.stride, chunk_frames // self.stride * self.stride)
+        self.frame_seconds = self.fcfg.frame_shift * self.stride
+        self.decode_cfg = decode or DecodeConfig()
+        self.endpoint = endpoint or EndpointConfig()
+        self._beam = None
+        if self.decode_cfg.decoder == "beam":
+            from .decoding.beam import BeamSearchDecoder
+
+            self._beam = BeamSearchDecoder(self.vocab, self.decode_cfg, self.frame_seconds)
+        self._resampler: Optional[soxr.ResampleStream] = None
+        self._in_rate = self.fcfg.sample_rate
+        self.features = StreamingFeatures(self.fcfg)
+        self.samples_in = 0  # at the model rate
+        self.frames_out = 0  # output frames decoded over the whole stream
+        self.utterance = 0
+        self._pending = torch.zeros(0, self.fcfg.dim)  # feature frames not yet fed to the model
+        self._new_utterance()
+
+    # ------------------------------------------------------------------ state
+    def _new_utterance(self) -> None:
+        self.state = self.model.init_state()
+        self.decoder = _BeamStream(self._beam) if self._beam else _GreedyStream()
+        self.utt_start_frame = self.frames_out
+        self._last_text = None
+
+    def reset(self) -> None:
+        """Forget everything: a new stream starts at time 0."""
+        self.__init__(self.model, self.decode_cfg, self.endpoint, self.chunk_frames)
+
+    # ------------------------------------------------------------------ input
+    def _to_model_rate(self, samples: np.ndarray, sample_rate: Optional[int], last: bool = False) -> np.ndarray:
+        x = np.asarray(samples, dtype=np.float32)
+        if x.ndim == 2:
+            x = x.mean(axis=1, dtype=np.float32)
+        rate = sample_rate or self._in_rate
+        if rate != self._in_rate or (self._resampler is None and rate != self.fcfg.sample_rate):
+            self._in_rate = rate
+            self._resampler = None if rate == self.fcfg.sample_rate else soxr.ResampleStream(rate, self.fcfg.sample_rate, 1, dtype="float32")
+        if self._resampler is None:
+            return x
+        return self._resampler.resample_chunk(x, last=last)
+
+    def accept(self, samples: np.ndarray, sample_rate: Optional[int] = None) -> list[Event]:
+        """samples: (n,) or (n, channels) float at ``sample_rate`` (default: the model rate, or the
+        rate of the previous call). Returns the events this block produced (often none)."""
+        t0 = time.perf_counter()
+        x = self._to_model_rate(samples, sample_rate)
+        self.samples_in += len(x)
+        frames = self.features.accept(x)
+        return self._consume(frames, final=False, t0=t0)
+
+    def finish(self) -> list[Event]:
+        """End of stream: flush the resampler and features, decode the rest, emit the final."""
+        t0 = time.perf_counter()
+        tail = self._to_model_rate(np.zeros(0, np.float32), None, last=True) if self._resampler else np.zeros(0, np.float32)
+        self.samples_in += len(tail)
+        frames = torch.cat([self.features.accept(tail), self.features.finish()])
+        return self._consume(frames, final=True, t0=t0)
+
+    # ------------------------------------------------------------------ model + decoder
+    @torch.inference_mode()
+    def _consume(self, frames: torch.Tensor, final: bool, t0: float) -> list[Event]:
+        self._pending = torch.cat([self._pending, frames])
+        events: list[Event] = []
+        need = self.chunk_frames + self.stack - self.stride
+        while self._pending.shape[0] >= need or (final and self._pending.shape[0] > 0):
+            if self._pending.shape[0] >= need:
+                chunk = self._pending[:need]
+                self._pending = self._pending[self.chunk_frames :]
+            else:  # the last partial chunk: pad as the offline model does (zeros after normalisation)
+                n_out = -(-self._pending.shape[0] // self.stride)
+                size = (n_out - 1) * self.stride + self.stack
+                pad = self.model.feat_mean.expand(size - self._pending.shape[0], -1)
+                chunk = torch.cat([self._pending, pad])
+                self._pending = self._pending[:0]
+            lp, self.state = self.model.step(chunk[None], self.state)
+            self.decoder.step(lp[0])
+            self.frames_out += lp.shape[1]
+            events += self._check(t0)
+        if final:
+            events += self._final(t0)
+        return events
+
+    def _text(self) -> tuple[str, list[Word], list[int]]:
+        path, conf = self.decoder.best_path()
+        spans = collapse(path, self.vocab.blank)
+        offset = self.utt_start_frame * self.frame_seconds
+        words = words_from_alignment(spans, conf, self.vocab, self.frame_seconds, offset)
+        return " ".join(w.text for w in words), words, path
+
+    def _check(self, t0: float) -> list[Event]:
+        text, words, path = self._text()
+        now = self.frames_out * self.frame_seconds
+        start = self.utt_start_frame * self.frame_seconds
+        events = []
+        if text != self._last_text and text:
+            events.append(Event("partial", text, start, now, words, self.utterance, (time.perf_counter() - t0) * 1000))
+            self._last_text = text
+        if self.endpoint.enabled and self._endpoint(path, bool(text)):
+            events += self._final(t0)
+        return events
+
+    def _endpoint(self, path: list[int], spoke: bool) -> bool:
+        e = self.endpoint
+        n = len(path)
+        trailing = 0
+        for k in reversed(path):
+            if k != self.vocab.blank and k != self.vocab.space:
+                break
+            trailing += 1
+        silence = trailing * self.frame_seconds
+        if n * self.frame_seconds >= e.max_utterance:
+            return True
+        return silence >= (e.trailing_silence if spoke else e.leading_silence)
+
+    def _final(self, t0: float) -> list[Event]:
+        if self._beam:
+            self.decoder.finish()
+        text, words, _ = self._text()
+        ev = Event("final", text, self.utt_start_frame * self.frame_seconds, self.frames_out * self.frame_seconds,
+                   words, self.utterance, (time.perf_counter() - t0) * 1000)
+        self.utterance += 1
+        self._new_utterance()
+        return [ev]

@@ -1,0 +1,123 @@
+"""StreamingRecognizer: streamed tokens equal the offline decode whatever the block sizes;
+endpoints split utterances; events carry stream time."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from asr.config import DecodeConfig, FeatureConfig, ModelConfig
+from asr.decoding import make_decoder
+from asr.features import compute_features
+from asr.model import AcousticModel
+from asr.streaming import EndpointConfig, StreamingRecognizer
+from asr.text import Vocabulary
+
+
+def _model(stack: int = 3, stride: int = 3, seed: int = 0) -> AcousticModel:
+    torch.manual_seed(seed)
+    m = AcousticModel(FeatureConfig(), ModelConfig(hidden=32, layers=2, bidirectional=False, stack=stack, stride=stride), Vocabulary()).eval()
+    with torch.no_grad():
+        m.output.bias[0] -= 3.0  # an untrained model that says something, so equality means something
+    return m
+
+
+def _audio(seconds: float = 3.0, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(int(16000 * seconds)) * 0.1).astype(np.float32)
+
+
+def _offline(m: AcousticModel, x: np.ndarray, decode: DecodeConfig = DecodeConfig()):
+    f = compute_features(torch.from_numpy(x), m.feature_cfg)
+    with torch.no_grad():
+        lp, lens = m(f[None], torch.tensor([f.shape[0]]))
+    return make_decoder(m.vocab, decode, m.feature_cfg.frame_shift * m.cfg.stride).decode(lp[0, : int(lens[0])])[0]
+
+
+def _stream(sr: StreamingRecognizer, x: np.ndarray, sizes) -> list:
+    events, i = [], 0
+    for n in sizes:
+        if i >= len(x):
+            break
+        events += sr.accept(x[i : i + n])
+        i += n
+    if i < len(x):
+        events += sr.accept(x[i:])
+    return events + sr.finish()
+
+
+@pytest.mark.parametrize("stack,stride", [(3, 3), (3, 2), (4, 3), (2, 1)])
+@pytest.mark.parametrize("blocks", ["one-sample", "random", "seconds"])
+def test_streamed_tokens_equal_offline(stack, stride, blocks):
+    m = _model(stack, stride)
+    x = _audio(1.0 if blocks == "one-sample" else 3.0)
+    rng = np.random.default_rng(1)
+    sizes = {"one-sample": [1] * len(x), "random": rng.integers(1, 16000, 1000).tolist(), "seconds": [32000] * 5}[blocks]
+    sr = StreamingRecognizer(m, endpoint=EndpointConfig(enabled=False))
+    events = _stream(sr, x, sizes)
+    finals = [e for e in events if e.kind == "final"]
+    off = _offline(m, x)
+    assert len(finals) == 1 and finals[0].text == off.text and off.text
+    assert [(w.text, w.start, w.end) for w in finals[0].words] == [(w.text, w.start, w.end) for w in off.words]
+
+
+def test_beam_streaming_equals_offline_beam():
+    m = _model()
+    x = _audio(2.0)
+    cfg = DecodeConfig(decoder="beam", beam_size=8)
+    sr = StreamingRecognizer(m, decode=cfg, endpoint=EndpointConfig(enabled=False))
+    events = _stream(sr, x, np.random.default_rng(2).integers(100, 5000, 100).tolist())
+    assert [e for e in events if e.kind == "final"][0].text == _offline(m, x, cfg).text
+
+
+def test_other_sample_rates_are_resampled():
+    m = _model()
+    x8 = _audio(2.0)[::2].copy()  # 8 kHz
+    sr = StreamingRecognizer(m, endpoint=EndpointConfig(enabled=False))
+    events = []
+    for i in range(0, len(x8), 777):
+        events += sr.accept(x8[i : i + 777], sample_rate=8000)
+    events += sr.finish()
+    assert events[-1].kind == "final"
+    assert abs(sr.samples_in / 16000 - len(x8) / 8000) < 0.01
+
+
+def test_endpoints_split_utterances_and_times_increase():
+    m = _model()
+    sr = StreamingRecognizer(m, endpoint=EndpointConfig(trailing_silence=0.3, leading_silence=1.0, max_utterance=1.5))
+    events = _stream(sr, _audio(6.0), [1600] * 100)
+    finals = [e for e in events if e.kind == "final"]
+    assert len(finals) >= 3  # max_utterance=1.5 s forces several over 6 s
+    assert [e.utterance for e in finals] == list(range(len(finals)))
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(finals, finals[1:]))
+    assert all(e.end - e.start <= 1.5 + 0.2 for e in finals)
+    for e in events:
+        assert all(e.start - 1e-9 <= w.start <= w.end <= e.end + 1e-9 for w in e.words)
+
+
+def test_bidirectional_model_is_refused():
+    m = AcousticModel(FeatureConfig(), ModelConfig(hidden=8, layers=1, bidirectional=True), Vocabulary())
+    with pytest.raises(ValueError, match="unidirectional"):
+        StreamingRecognizer(m)
+
+
+def test_reset_starts_a_new_stream():
+    m = _model()
+    x = _audio(1.0)
+    sr = StreamingRecognizer(m, endpoint=EndpointConfig(enabled=False))
+    first = _stream(sr, x, [4000] * 10)
+    sr.reset()
+    second = _stream(sr, x, [4000] * 10)
+    assert first[-1].text == second[-1].text and second[-1].start == 0.0
+
+
+def test_stream_command_prints_events(tmp_path, capsys):
+    import soundfile as sf
+
+    from asr.cli import main
+
+    m = _model()
+    m.save(tmp_path / "uni.pt")
+    sf.write(tmp_path / "a.wav", _audio(1.5), 16000)
+    assert main(["stream", str(tmp_path / "a.wav"), "--model", str(tmp_path / "uni.pt"), "--chunk-ms", "160"]) == 0
+    out, err = capsys.readouterr()
+    assert "[final" in out and "RTF" in err
