@@ -178,6 +178,30 @@ def _stream(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live(args: argparse.Namespace) -> int:
+    from .mic import MicrophoneError, list_devices
+
+    try:
+        if args.list_devices:
+            print(list_devices())
+            return 0
+        if not args.model:
+            raise ValueError("asr live needs --model (a unidirectional checkpoint)")
+        from .live import Display, run_live
+        from .model import AcousticModel
+        from .streaming import EndpointConfig
+
+        display = Display()
+        device = int(args.device) if args.device and args.device.isdigit() else args.device
+        run_live(AcousticModel.load(args.model), device=device, decode=_decode_config(args),
+                 endpoint=EndpointConfig(trailing_silence=args.trailing_silence, max_utterance=args.max_utterance),
+                 save=args.save, output=args.output, duration=args.duration, on_event=display.show)
+    except MicrophoneError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from .data.synth import synthesize_corpus
 
@@ -236,6 +260,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-utterance", type=float, default=20.0, help="longest utterance (s)")
     _add_decode_args(s)
     s.set_defaults(func=_stream)
+
+    s = sub.add_parser("live", help="transcribe the microphone live")
+    s.add_argument("--model", help="a unidirectional (streaming) checkpoint")
+    s.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    s.add_argument("--device", help="input device index or name (default: the system default)")
+    s.add_argument("--save", metavar="FILE.wav", help="also keep the captured audio")
+    s.add_argument("--output", metavar="FILE.jsonl", help="append events as JSON lines")
+    s.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    s.add_argument("--trailing-silence", type=float, default=0.6)
+    s.add_argument("--max-utterance", type=float, default=20.0)
+    _add_decode_args(s)
+    s.set_defaults(func=_live)
 
     s = sub.add_parser("lm", help="language models")
     lm_sub = s.add_subparsers(dest="lm_command", required=True)

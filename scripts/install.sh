@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-APT_PACKAGES="espeak-ng libsndfile1 python3-venv"
+# espeak-ng: synthetic speech (demo, tests); pulseaudio + alsa plugins + portaudio: microphone
+# capture, and the virtual microphone the live tests speak into.
+APT_PACKAGES="espeak-ng libsndfile1 python3-venv pulseaudio pulseaudio-utils libasound2-plugins libportaudio2"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

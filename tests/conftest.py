@@ -30,19 +30,28 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-@pytest.fixture(scope="session")
-def synth_model(synth_corpus, tmp_path_factory) -> Path:
-    """A model trained for a few CPU minutes on ``synth_corpus`` (configs/demo.yaml)."""
+def _train_on_synth(synth_corpus, out: Path, overrides: list[str]) -> Path:
     from asr.config import load_config
     from asr.train.loop import Trainer
 
-    out = tmp_path_factory.mktemp("synth_model")
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml",
                       [f"data.train=[{synth_corpus['train']}]", f"data.dev={synth_corpus['dev']}",
-                       f"train.out_dir={out}", "train.threads=2"])
+                       f"train.out_dir={out}", "train.threads=2", *overrides])
     threads = torch.get_num_threads()
     try:
         Trainer(cfg).fit()
     finally:
         torch.set_num_threads(threads)
     return out / "best.pt"
+
+
+@pytest.fixture(scope="session")
+def synth_model(synth_corpus, tmp_path_factory) -> Path:
+    """A bidirectional model trained for a few CPU minutes on ``synth_corpus`` (configs/demo.yaml)."""
+    return _train_on_synth(synth_corpus, tmp_path_factory.mktemp("synth_model"), [])
+
+
+@pytest.fixture(scope="session")
+def synth_stream_model(synth_corpus, tmp_path_factory) -> Path:
+    """The same recipe, unidirectional: a streaming model for the live tests."""
+    return _train_on_synth(synth_corpus, tmp_path_factory.mktemp("synth_stream_model"), ["model.bidirectional=false"])

@@ -1,0 +1,109 @@
+"""A real microphone path: PulseAudio provides a virtual microphone, synthesized speech is played
+into it, and ``asr live`` must print the spoken words."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asr.config import DecodeConfig
+from asr.model import AcousticModel
+from asr.streaming import StreamingRecognizer
+
+WORDS = ["yes", "stop", "seven"]
+
+
+@pytest.fixture()
+def virtual_mic(tmp_path):
+    """A private PulseAudio server: null sink 'virtspk' and its monitor remapped as 'virtmic'."""
+    if shutil.which("pulseaudio") is None or shutil.which("paplay") is None:
+        pytest.skip("pulseaudio / pulseaudio-utils not installed (scripts/install.sh installs them)")
+    run = tmp_path / "pulse-run"
+    run.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "PULSE_RUNTIME_PATH": str(run / "pulse")}
+    subprocess.run(["pulseaudio", "-D", "-n", "--exit-idle-time=-1", "--disable-shm=yes",
+                    "--load=module-native-protocol-unix auth-anonymous=1",
+                    "--load=module-null-sink sink_name=virtspk rate=16000 channels=1",
+                    "--load=module-remap-source master=virtspk.monitor source_name=virtmic rate=16000 channels=1"],
+                   env=env, check=True, capture_output=True)
+    pid_file = run / "pulse" / "pid"
+    for _ in range(50):
+        if pid_file.exists():
+            break
+        time.sleep(0.1)
+    pid = int(pid_file.read_text().split()[0])
+    subprocess.run(["pactl", "set-default-source", "virtmic"], env=env, check=True)
+    subprocess.run(["pactl", "set-default-sink", "virtspk"], env=env, check=True)
+    # A reader on the sink's monitor keeps the idle sink running in real time.
+    keeper = subprocess.Popen(["parec", "--device=virtspk.monitor", "--latency-msec=20"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    try:
+        yield env
+    finally:
+        keeper.kill()
+        keeper.wait()
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def _speech(tmp_path: Path) -> Path:
+    from asr.data.synth import synthesize
+
+    sr = 16000
+    pieces = [np.zeros(int(0.5 * sr), np.float32)]
+    for w in WORDS:
+        clip, _ = sf.read(synthesize(w, tmp_path / f"{w}.wav", voice="en-us", speed=150), dtype="float32")
+        pieces += [clip, np.zeros(int(0.8 * sr), np.float32)]
+    path = tmp_path / "speech.wav"
+    sf.write(path, np.concatenate(pieces), sr)
+    return path
+
+
+@pytest.mark.slow
+def test_live_prints_spoken_words(virtual_mic, synth_stream_model, tmp_path):
+    speech = _speech(tmp_path)
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("\n".join(WORDS + ["no", "go", "help", "erase", "enter", "repeat", "start", "one", "two",
+                                          "three", "four", "five", "six", "eight", "nine", "zero"]) + "\n")
+    # What the same recognizer makes of the file itself: the live path must agree with it.
+    rec = StreamingRecognizer(AcousticModel.load(synth_stream_model), DecodeConfig(decoder="beam", lexicon=str(lexicon)))
+    audio, _ = sf.read(speech, dtype="float32")
+    offline = " ".join(e.text for e in rec.accept(audio) + rec.finish() if e.kind == "final" and e.text)
+    assert all(w in offline.split() for w in WORDS), offline  # the model itself knows these words
+
+    events = tmp_path / "events.jsonl"
+    live = subprocess.Popen([sys.executable, "-m", "asr", "live", "--model", str(synth_stream_model), "--lexicon", str(lexicon),
+                             "--duration", "12", "--output", str(events), "--save", str(tmp_path / "captured.wav")],
+                            env=virtual_mic, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Play only once the first capture callback has arrived ("listening" is printed after it).
+    line = live.stderr.readline()
+    assert "listening" in line, line + live.stderr.read()
+    subprocess.run(["paplay", "--device=virtspk", str(speech)], env=virtual_mic, check=True)
+    out, err = live.communicate(timeout=60)
+    assert live.returncode == 0, err
+    finals = [json.loads(l) for l in events.read_text().splitlines() if json.loads(l)["kind"] == "final"]
+    heard = " ".join(f["text"] for f in finals if f["text"])
+    assert all(w in heard.split() for w in WORDS), (heard, out, err)
+    assert "dropped 0" in err
+    captured, rate = sf.read(tmp_path / "captured.wav")
+    assert len(captured) / rate > 5 and np.abs(captured).max() > 0.05
+
+
+def test_list_devices_without_a_server_is_clear():
+    """With no sound server / device, --list-devices still answers (possibly 'no input devices')."""
+    r = subprocess.run([sys.executable, "-m", "asr", "live", "--list-devices"], capture_output=True, text=True,
+                       env={**os.environ, "XDG_RUNTIME_DIR": "/nonexistent", "PULSE_SERVER": "unix:/nonexistent"})
+    assert r.returncode in (0, 3)
+    assert r.stdout.strip() or "error:" in r.stderr
