@@ -150,6 +150,10 @@ def _stream(args: argparse.Namespace) -> int:
     from .streaming import EndpointConfig, StreamingRecognizer
 
     model = AcousticModel.load(args.model)
+    if args.int8:
+        from .export import quantize_int8
+
+        model = quantize_int8(model)
     rec = StreamingRecognizer(model, _decode_config(args), EndpointConfig(trailing_silence=args.trailing_silence,
                                                                           max_utterance=args.max_utterance))
     sr = model.feature_cfg.sample_rate
@@ -193,12 +197,26 @@ def _live(args: argparse.Namespace) -> int:
 
         display = Display()
         device = int(args.device) if args.device and args.device.isdigit() else args.device
-        run_live(AcousticModel.load(args.model), device=device, decode=_decode_config(args),
+        model = AcousticModel.load(args.model)
+        if args.int8:
+            from .export import quantize_int8
+
+            model = quantize_int8(model)
+        run_live(model, device=device, decode=_decode_config(args),
                  endpoint=EndpointConfig(trailing_silence=args.trailing_silence, max_utterance=args.max_utterance),
                  save=args.save, output=args.output, duration=args.duration, on_event=display.show)
     except MicrophoneError as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_streaming
+    from .model import AcousticModel
+
+    path = export_streaming(AcousticModel.load(args.model), args.output, chunk_frames=args.chunk_frames)
+    print(f"wrote {path}: one streaming step, (feats, h, c) -> (log_probs, h, c); load with asr.export.load_exported")
     return 0
 
 
@@ -258,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--partials", action=argparse.BooleanOptionalAction, default=True, help="print partial results")
     s.add_argument("--trailing-silence", type=float, default=0.6, help="endpoint after this much silence (s)")
     s.add_argument("--max-utterance", type=float, default=20.0, help="longest utterance (s)")
+    s.add_argument("--int8", action="store_true", help="int8 dynamic quantization (faster on CPU)")
     _add_decode_args(s)
     s.set_defaults(func=_stream)
 
@@ -270,8 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     s.add_argument("--trailing-silence", type=float, default=0.6)
     s.add_argument("--max-utterance", type=float, default=20.0)
+    s.add_argument("--int8", action="store_true", help="int8 dynamic quantization (faster on CPU)")
     _add_decode_args(s)
     s.set_defaults(func=_live)
+
+    s = sub.add_parser("export", help="export the streaming step (torch.export) with explicit LSTM state")
+    s.add_argument("--model", required=True)
+    s.add_argument("-o", "--output", required=True, help="output .pt2 file")
+    s.add_argument("--chunk-frames", type=int, default=16, help="output frames per chunk (fixed in the export)")
+    s.set_defaults(func=_export)
 
     s = sub.add_parser("lm", help="language models")
     lm_sub = s.add_subparsers(dest="lm_command", required=True)

@@ -105,8 +105,8 @@ class AcousticModel(nn.Module):
             raise RuntimeError("step() needs a unidirectional model (model.bidirectional: false)")
         c = self.cfg
         x = self.normalize(feats)
-        n = (x.shape[1] - c.stack) // c.stride + 1
-        x = x.unfold(1, c.stack, c.stride).transpose(2, 3).reshape(x.shape[0], n, -1)
+        x = x.unfold(1, c.stack, c.stride).transpose(2, 3)
+        x = x.reshape(x.shape[0], x.shape[1], -1)  # no Python ints: stays symbolic under torch.export
         h, cell = state
         hs, cs = [], []
         for i, layer in enumerate(self.layers):
