@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 import torch
 from torch import nn

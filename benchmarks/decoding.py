@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import resource
 import subprocess
 import sys
 import time
@@ -69,7 +67,7 @@ def long_audio(args) -> dict:
         path = Path(args.workdir) / f"long_{minutes}min.flac"
         if not path.exists():
             rng = np.random.default_rng(0)
-            parts, total = [], 0
+            total = 0
             with sf.SoundFile(str(path), "w", samplerate=16000, channels=1, format="FLAC") as f:
                 for r in itertools.cycle(rows):
                     a, sr = sf.read(r["audio"], dtype="float32")

@@ -15,13 +15,7 @@ each library's default thread count. The headline keys of the JSON are the 1-thr
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
-import platform
-import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without install
 
 from asr.audio import SAMPLE_RATE, load_audio  # noqa: E402
+from benchmarks.common import write_result  # noqa: E402
 
 AN4 = ROOT.parent / "shared" / "corpora" / "an4"
 N_FFT, HOP, WIN, N_MELS, LOG_FLOOR = 400, 160, 400, 80, 1e-10
@@ -149,41 +144,11 @@ def blas_threads(n: Optional[int]) -> Iterator[None]:
         yield
 
 
-# ---------------------------------------------------------------- provenance
-def machine() -> dict:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__,
-            "numpy": np.__version__, "python": platform.python_version(), "platform": platform.platform()}
-
-
-def commit() -> tuple[str, bool]:
-    """(HEAD commit or 'uncommitted', whether the front-end files differ from it)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    try:
-        head = git("rev-parse", "HEAD")
-    except (OSError, subprocess.CalledProcessError):
-        return "uncommitted", True
-    try:
-        dirty = bool(git("status", "--porcelain", "--", "asr/features.py", "asr/config.py", "benchmarks/features.py"))
-    except subprocess.CalledProcessError:
-        dirty = True
-    return head, dirty
-
-
 # ---------------------------------------------------------------- main
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="audio length to process")
     ap.add_argument("--repeats", type=int, default=10, help="timed runs per front end (median)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "features.json")
     args = ap.parse_args(argv)
     if args.seconds <= 0 or args.repeats < 1:
         ap.error(f"need --seconds > 0 and --repeats >= 1, got {args.seconds}, {args.repeats}")
@@ -226,9 +191,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         s = f"{r['speedup']:7.2f}x" if r["speedup"] else f"{'n/a':>8}"
         print(f"{r['threads']:>7} {r['librosa_ms_per_audio_s']:13.3f} {t} {s}")
 
-    head, dirty = commit()
     one = rows[0]  # threads == 1
-    result = {
+    write_result("features.json", {
         "librosa_ms_per_audio_s": one["librosa_ms_per_audio_s"],
         "torch_ms_per_audio_s": one["torch_ms_per_audio_s"],
         "speedup": one["speedup"],
@@ -238,15 +202,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "audio_seconds": seconds,
         "audio_source": source,
         "repeats": args.repeats,
-        "machine": machine(),
-        "commit": head,
-        "dirty": dirty,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv])),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    })
     return 0
 
 

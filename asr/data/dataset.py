@@ -6,7 +6,6 @@ resumed from a checkpoint sees exactly the batches and augmentations the uninter
 from __future__ import annotations
 
 import logging
-import math
 import random
 from dataclasses import dataclass
 from typing import Iterator, Optional, Sequence

@@ -9,9 +9,7 @@ Both return the same ``Hypothesis`` as greedy decoding, with word timings from t
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Optional
 
 import torch
 

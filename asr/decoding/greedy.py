@@ -1,7 +1,6 @@
 """Greedy (best path) CTC decoding with word timings from the alignment."""
 from __future__ import annotations
 
-import math
 
 import torch
 

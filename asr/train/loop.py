@@ -12,7 +12,6 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
