@@ -49,7 +49,8 @@ def _decode_config(args: argparse.Namespace):
     if args.hotwords_file:
         hotwords += read_hotwords_file(args.hotwords_file)
     decoder = args.decoder or ("beam" if (args.lm or args.lexicon or hotwords or args.nbest > 1) else "greedy")
-    return DecodeConfig(decoder=decoder, beam_size=args.beam_size, beam_threshold=args.beam_threshold, lm=args.lm,
+    return DecodeConfig(decoder=decoder, beam_size=args.beam_size, beam_size_token=args.beam_size_token,
+                        beam_threshold=args.beam_threshold, lm=args.lm,
                         lm_unit=args.lm_unit, lm_weight=args.lm_weight, word_score=args.word_score, lexicon=args.lexicon,
                         nbest=args.nbest, hotwords=hotwords)
 
@@ -58,7 +59,8 @@ def _add_decode_args(s: argparse.ArgumentParser) -> None:
     g = s.add_argument_group("decoding")
     g.add_argument("--decoder", choices=["greedy", "beam"], help="default: greedy, or beam when an LM/lexicon/hotword/nbest is given")
     g.add_argument("--beam-size", type=int, default=32)
-    g.add_argument("--beam-threshold", type=float, default=25.0)
+    g.add_argument("--beam-size-token", type=int, default=5, help="tokens tried per frame (0 = all)")
+    g.add_argument("--beam-threshold", type=float, default=12.0, help="prune hypotheses this far below the best")
     g.add_argument("--lm", help="n-gram LM: ARPA or KenLM binary (word-level with a lexicon, or character-level)")
     g.add_argument("--lm-unit", choices=["auto", "word", "char"], default="auto")
     g.add_argument("--lm-weight", type=float, default=0.5)

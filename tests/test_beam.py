@@ -279,3 +279,15 @@ def test_empty_lexicon_raises(tmp_path):
     empty.write_text("\n!!!\n")
     with pytest.raises(ValueError, match="lexicon"):
         beam(lexicon=str(empty))
+
+
+def test_lexicon_text_comes_from_words_not_the_collapsed_path(tmp_path):
+    """flashlight's lexicon search may spell a double letter with no blank between ("three" as
+    t h r e e e): the text must be the lexicon word, not the collapsed path ("thre")."""
+    lex = tmp_path / "lex.txt"
+    lex.write_text("three\ntree\nfree\n")
+    lp = log_probs(["_", "t", "h", "r", "e", "e", "e", "_"])
+    assert greedy_decode(lp, VOCAB, FRAME).text == "thre"
+    (h,) = beam(lexicon=str(lex)).decode(lp)
+    assert h.text == "three"
+    assert h.words[0].start == pytest.approx(FRAME) and h.words[0].end == pytest.approx(7 * FRAME)

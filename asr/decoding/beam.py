@@ -17,7 +17,7 @@ from ..config import DecodeConfig
 from ..text import Vocabulary, normalize_text
 from .greedy import collapse, words_from_alignment
 from .hotwords import char_hotword_lm, parse_hotwords, word_hotword_lm
-from .types import Hypothesis
+from .types import Hypothesis, Word
 
 SPACE_TOKEN = "|"  # how a character LM spells the space
 
@@ -124,11 +124,11 @@ class BeamSearchDecoder:
             start = lm.start(False)
             for w in words:
                 _, score = lm.score(start, self.word_dict.get_index(w))
-                # Each word twice: "cat" and "cat|". flashlight completes a word on the first frame
-                # of its last token and cannot then repeat that token, so a held last letter would
-                # have to be scored as blank or as a new word (an inserted "a"); spelled with the
-                # space, the word stays in the trie while its last letter lasts.
-                trie.insert(vocab.encode(w), self.word_dict.get_index(w), score)
+                # Every word is spelled with a trailing space ("cat|", the wav2letter convention), as
+                # our models write a space after every word, spelled letters included. So words
+                # cannot run together without one: otherwise "thre" could be read as the four
+                # lexicon words "t h r e". The last word gets its space from the free frame that
+                # decode() appends; a held last letter stays inside the word until its space.
                 trie.insert(vocab.encode(w) + [vocab.space], self.word_dict.get_index(w), score)
             trie.smear(fl.SmearingMode.MAX)
             opts = fl.LexiconDecoderOptions(beam_size=cfg.beam_size, beam_size_token=beam_tokens, beam_threshold=cfg.beam_threshold,
@@ -177,22 +177,39 @@ class BeamSearchDecoder:
         return hyps or [Hypothesis("", [], float("-inf"), [])]
 
     def _hypothesis(self, r, lp: torch.Tensor, offset: float) -> Hypothesis:
-        path = list(r.tokens)[1 : lp.shape[0] + 1]  # drop the padding around the T frames
-        spans = collapse(path, self.vocab.blank)
-        if self.lexicon_mode:
-            spans = self._split_words(spans, list(r.words)[1 : lp.shape[0] + 1])
+        T = lp.shape[0]
+        path = list(r.tokens)[1 : T + 1]  # drop the padding around the T frames
         conf = lp.gather(1, torch.tensor(path, dtype=torch.long)[:, None]).squeeze(1).exp().tolist()
-        words = words_from_alignment(spans, conf, self.vocab, self.frame_seconds, offset)
+        if self.lexicon_mode:
+            words = self._lexicon_words(path, list(r.words)[1 : T + 2], conf, offset)
+        else:
+            words = words_from_alignment(collapse(path, self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
         text = " ".join(w.text for w in words)
         return Hypothesis(text=text, tokens=self.vocab.encode(text), score=float(r.score), words=words)
 
-    def _split_words(self, spans: list[tuple[int, int, int]], word_ids: list[int]) -> list[tuple[int, int, int]]:
-        """Lexicon decoding need not emit spaces between words: put a space span after each token
-        span in which the decoder completed a word (a space span itself is a word boundary)."""
-        ends = {t for t, w in enumerate(word_ids) if w >= 0}
-        out = []
-        for k, s, e in spans:
-            out.append((k, s, e))
-            if k != self.vocab.space and any(s <= t <= e for t in ends):
-                out.append((self.vocab.space, e, e))
-        return out
+    def _lexicon_words(self, path: list[int], word_ids: list[int], conf: list[float], offset: float) -> list[Word]:
+        """Words from the decoder's word labels (a label marks the frame where a word was completed).
+
+        The text must come from the labels, not from collapsing the path: flashlight's lexicon
+        search may spell a double letter ("three") with no blank between the two e's. A word spans
+        from its first letter after the previous word to the end of its (possibly held) last letter.
+        """
+        T, fs = len(path), self.frame_seconds
+        skip = (self.vocab.blank, self.vocab.space)
+        words: list[Word] = []
+        prev = -1
+        for t_end, wid in enumerate(word_ids):
+            if wid < 0:
+                continue
+            t_end = min(t_end, T - 1)  # completed on the free frame after the end
+            start = next((t for t in range(prev + 1, t_end + 1) if path[t] not in skip), t_end)
+            end = t_end
+            while end > start and path[end] in skip:  # completed on a trailing space / blank
+                end -= 1
+            while end + 1 < T and path[end + 1] == path[end] and path[end] not in skip:  # held last letter
+                end += 1
+            frames = [conf[t] for t in range(start, end + 1) if path[t] not in skip] or [conf[t_end]]
+            words.append(Word(self.word_dict.get_entry(wid), offset + start * fs, offset + (end + 1) * fs,
+                              float(min(1.0, max(0.0, sum(frames) / len(frames))))))
+            prev = end
+        return words
