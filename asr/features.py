@@ -76,23 +76,31 @@ def num_frames(num_samples: int, cfg: FeatureConfig) -> int:
 
 
 @lru_cache(maxsize=16)
-def _banded_filters(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The mel filters as band offsets: (width, n_mels) bin indices and (width, n_mels, 1) weights.
+def _banded_filters(sample_rate: int, n_fft: int, n_mels: int, f_min: float,
+                    f_max: float) -> tuple[tuple[int, int, torch.Tensor, torch.Tensor], ...]:
+    """The mel filters as band offsets, in groups of neighbouring filters: for each group
+    (first mel, end mel, (width, k) bin indices, (width, k, 1) weights), width = its widest filter.
 
     Each triangle covers a few adjacent bins, so summing ``width`` shifted rows of the
     (bins, frames) power costs little, and unlike a GEMM its result for one frame does not depend
     on how many frames are computed together: this is what makes streamed frames bit-identical
-    to offline ones. Indices past the last bin point at an all-zero padding row.
+    to offline ones. Low filters are narrow, so a width per group of 16 skips most of the padding.
+    Indices past the last bin point at an all-zero padding row.
     """
     fb = mel_filters(sample_rate, n_fft, n_mels, f_min, f_max)
     n_bins = fb.shape[1]
     nz = fb > 0
     first = nz.float().argmax(1)
-    width = int(nz.sum(1).max().clamp(min=1))
-    idx = first[None, :] + torch.arange(width)[:, None]  # (width, n_mels)
-    padded = torch.cat([fb, torch.zeros(n_mels, width)], dim=1)
-    weights = torch.gather(padded, 1, idx.T).T.contiguous()
-    return idx.clamp(max=n_bins), weights[:, :, None]
+    widths = nz.sum(1).clamp(min=1)
+    groups = []
+    for a in range(0, n_mels, 16):
+        b = min(n_mels, a + 16)
+        width = int(widths[a:b].max())
+        idx = first[None, a:b] + torch.arange(width)[:, None]  # (width, k)
+        padded = torch.cat([fb[a:b], torch.zeros(b - a, width)], dim=1)
+        weights = torch.gather(padded, 1, idx.T).T.contiguous()
+        groups.append((a, b, idx.clamp(max=n_bins), weights[:, :, None]))
+    return tuple(groups)
 
 
 def _frames_to_logmel(frames: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
@@ -102,10 +110,14 @@ def _frames_to_logmel(frames: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
     power = spec.real.new_empty(spec.shape[0] + 1, spec.shape[1])
     power[-1] = 0.0
     torch.mul(spec.real, spec.real, out=power[:-1]).add_(spec.imag * spec.imag)
-    idx, weights = _banded_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max or cfg.sample_rate / 2)
-    mel = power[idx[0]] * weights[0]
-    for j in range(1, idx.shape[0]):
-        mel.add_(power[idx[j]] * weights[j])  # no fused multiply-add: it differs in vector tails
+    mel = power.new_empty(cfg.n_mels, power.shape[1])
+    scratch = power.new_empty(16, power.shape[1])
+    for a, b, idx, weights in _banded_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max or cfg.sample_rate / 2):
+        acc, tmp = mel[a:b], scratch[: b - a]
+        torch.index_select(power, 0, idx[0], out=acc).mul_(weights[0])
+        for j in range(1, idx.shape[0]):
+            # Separate multiply and add, never a fused multiply-add: that differs in vector tails.
+            acc.add_(torch.index_select(power, 0, idx[j], out=tmp).mul_(weights[j]))
     # A fresh (n, n_mels) tensor: ``.T.contiguous()`` keeps odd strides when n == 1, and later
     # reductions would then run in another order (and differ in the last bit).
     out = mel.new_empty(mel.shape[1], mel.shape[0])
