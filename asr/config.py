@@ -75,7 +75,6 @@ class DataConfig:
     max_duration: float = 20.0  # seconds; longer utterances are skipped in training
     min_duration: float = 0.1
     cache_features: bool = True  # keep features in memory (small corpora)
-    num_workers: int = 0
 
 
 @dataclass

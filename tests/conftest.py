@@ -113,3 +113,18 @@ def words_stream_model(words_corpus, tmp_path_factory) -> Path:
     """The same recipe, unidirectional: a streaming model for the live microphone test."""
     return _train_on_synth(words_corpus, tmp_path_factory.mktemp("words_stream_model"),
                            _WORDS_RECIPE + ["model.bidirectional=false"])
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    """A tiny untrained model that still says something (see helpers.save_tiny_model)."""
+    from helpers import save_tiny_model
+
+    return save_tiny_model(tmp_path_factory.mktemp("model") / "best.pt")
+
+
+@pytest.fixture(scope="module")
+def rec(model_path):
+    import asr
+
+    return asr.load_model(model_path)

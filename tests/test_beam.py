@@ -19,29 +19,7 @@ from asr.text import Vocabulary  # noqa: E402
 VOCAB = Vocabulary()  # blank, space, apostrophe, a-z
 FRAME = 0.03
 
-
-def log_probs(frames: list) -> torch.Tensor:
-    """(T, vocab) log-probs from frames given as a character ("_" = blank; 0.9 on it) or a dict
-    {char: probability}; the mass left over is shared by the other classes."""
-    n = len(VOCAB)
-    out = torch.empty(len(frames), n)
-    for t, f in enumerate(frames):
-        if isinstance(f, str):
-            f = {f: 0.9}
-        rest = (1.0 - sum(f.values())) / (n - len(f))
-        assert rest > 0
-        out[t] = rest
-        for c, p in f.items():
-            out[t, VOCAB.blank if c == "_" else VOCAB.encode(c)[0]] = p
-    return out.log()
-
-
-def spell(text: str) -> list:
-    """One frame per character, a blank after each: a clean, peaky path for ``text``."""
-    out: list = ["_"]
-    for c in text:
-        out += [c, "_"]
-    return out
+from helpers import log_probs, spell  # noqa: E402
 
 
 def random_peaky(seed: int) -> torch.Tensor:

@@ -15,27 +15,9 @@ from asr.text import Vocabulary  # noqa: E402
 
 VOCAB = Vocabulary()
 FRAME = 0.03
+
+from helpers import log_probs, spell  # noqa: E402
 LEXICON_WORDS = ["the", "cat", "car", "cap", "cup", "dog", "new", "old", "york", "yolk", "a"]
-
-
-def log_probs(frames: list) -> torch.Tensor:
-    """(T, vocab): a frame is a character ("_" = blank) with 0.9, or {char: probability}."""
-    n = len(VOCAB)
-    out = torch.empty(len(frames), n)
-    for t, f in enumerate(frames):
-        if isinstance(f, str):
-            f = {f: 0.9}
-        out[t] = (1.0 - sum(f.values())) / (n - len(f))
-        for c, p in f.items():
-            out[t, VOCAB.blank if c == "_" else VOCAB.encode(c)[0]] = p
-    return out.log()
-
-
-def spell(text: str) -> list:
-    out: list = ["_"]
-    for c in text:
-        out += [c, "_"]
-    return out
 
 
 @pytest.fixture(params=["lexicon-free", "lexicon"])

@@ -1,52 +1,18 @@
 """The loaded-model API: a path and an array give the same transcript; batches equal one-by-one."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
 import asr
 from asr.audio import AudioError, resample
-from asr.config import FeatureConfig, ModelConfig
 from asr.decoding.types import Hypothesis
-from asr.features import compute_features
-from asr.model import AcousticModel
-from asr.text import Vocabulary
+
+from helpers import speechlike  # noqa: E402
 
 SR = 16000
 
-
-
-def speechlike(sr: int, seconds: float, seed: int = 0) -> np.ndarray:
-    """(samples,) float32: gliding harmonics with syllable-rate modulation plus a little noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(sr * seconds)) / sr
-    phase = 2 * np.pi * np.cumsum(110 + 60 * np.sin(2 * np.pi * 1.3 * t)) / sr
-    x = sum((0.25 / k) * np.sin(k * phase) for k in range(1, 15)) * np.clip(np.sin(2 * np.pi * 4 * t), 0, None)
-    return (x + 0.005 * rng.standard_normal(len(t))).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    """A tiny untrained model, saved. Normalised on its own input and with the blank discouraged, so it
-    emits a varied, non-empty transcript: equality tests then compare something."""
-    torch.manual_seed(0)
-    fcfg = FeatureConfig()
-    m = AcousticModel(fcfg, ModelConfig(hidden=16, layers=1, dropout=0.0), Vocabulary())
-    f = compute_features(torch.from_numpy(speechlike(SR, 2.0, seed=99)), fcfg)
-    m.set_normalization(f.mean(0), f.std(0))
-    with torch.no_grad():
-        m.output.bias[m.vocab.blank] = -3.0
-        m.output.weight.mul_(4.0)
-    path = tmp_path_factory.mktemp("model") / "best.pt"
-    m.save(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def rec(model_path):
-    return asr.load_model(model_path)
 
 
 def test_load_model_returns_a_recognizer(rec, model_path):
