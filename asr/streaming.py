@@ -19,6 +19,7 @@ import soxr
 import torch
 
 from .config import DecodeConfig
+from .decoding.beam import blank_skip_mask
 from .decoding.greedy import collapse, words_from_alignment
 from .decoding.types import Word
 from .features import StreamingFeatures
@@ -61,25 +62,36 @@ class _GreedyStream:
 
 
 class _BeamStream:
-    """flashlight's incremental interface; the best hypothesis so far serves partials."""
+    """flashlight's incremental interface; the best hypothesis so far serves partials. Runs of
+    near-certain blanks are skipped as in offline decoding (the run state carries across chunks)."""
 
     def __init__(self, decoder) -> None:
         self.dec = decoder  # a BeamSearchDecoder
         self.lps: list[torch.Tensor] = []
+        self.kept: list[int] = []  # stream frames the search saw
+        self.frames = 0
+        self.prev_confident = False
         self.dec.decoder.decode_begin()
 
     def step(self, log_probs: torch.Tensor) -> None:
         lp = log_probs.float().contiguous()
         self.lps.append(lp)
-        self.dec.decoder.decode_step(lp.data_ptr(), lp.shape[0], lp.shape[1])
+        skip, self.prev_confident = blank_skip_mask(lp, self.dec.vocab.blank, self.dec.cfg.blank_skip, self.prev_confident)
+        kept = (~skip).nonzero().squeeze(1)
+        self.kept += (kept + self.frames).tolist()
+        self.frames += lp.shape[0]
+        em = lp[kept].contiguous()
+        if em.shape[0]:
+            self.dec.decoder.decode_step(em.data_ptr(), em.shape[0], em.shape[1])
 
     def best_path(self) -> tuple[list[int], list[float]]:
         if not self.lps:
             return [], []
         lp = torch.cat(self.lps)
         hyp = self.dec.decoder.get_best_hypothesis()
-        path = list(hyp.tokens)[1 : lp.shape[0] + 1]
-        path += [0] * (lp.shape[0] - len(path))
+        path = [self.dec.vocab.blank] * lp.shape[0]
+        for t, k in zip(self.kept, list(hyp.tokens)[1:]):
+            path[t] = k
         conf = lp.gather(1, torch.tensor(path, dtype=torch.long)[:, None]).squeeze(1).exp().tolist()
         return path, conf
 

@@ -11,7 +11,7 @@ pytest.importorskip("flashlight.lib.text.decoder", reason="beam search needs fla
 
 from asr.config import DecodeConfig  # noqa: E402
 from asr.decoding import GreedyDecoder, make_decoder  # noqa: E402
-from asr.decoding.beam import BeamSearchDecoder, arpa_unigrams, lm_unit, read_lexicon  # noqa: E402
+from asr.decoding.beam import BeamSearchDecoder, arpa_unigrams, blank_skip_mask, lm_unit, read_lexicon  # noqa: E402
 from asr.decoding.greedy import greedy_decode  # noqa: E402
 from asr.lm import char_sentences, estimate, write_arpa  # noqa: E402
 from asr.text import Vocabulary  # noqa: E402
@@ -269,3 +269,55 @@ def test_lexicon_text_comes_from_words_not_the_collapsed_path(tmp_path):
     (h,) = beam(lexicon=str(lex)).decode(lp)
     assert h.text == "three"
     assert h.words[0].start == pytest.approx(FRAME) and h.words[0].end == pytest.approx(7 * FRAME)
+
+
+# ---------------------------------------------------------------- skipping runs of near-certain blanks
+def confident_runs(seed: int, words: tuple = ("the", "cat", "car", "a", "dog", "aa", "too")) -> torch.Tensor:
+    """Words separated by long runs of near-certain blanks (p = 0.9995), doubled letters split by
+    such a run, and letters held for several frames: real CTC output looks like this."""
+    rng = random.Random(seed)
+    frames: list = [{"_": 0.9995}] * rng.randint(0, 6)
+    for w in rng.sample(words, 3):
+        for c in " " + w:
+            frames += [{c: rng.uniform(0.6, 0.99)}] * rng.randint(1, 3)
+            frames += [{"_": 0.9995}] * rng.randint(1, 5) + [{"_": rng.uniform(0.5, 0.99)}] * rng.randint(0, 1)
+    return log_probs(frames)
+
+
+def test_blank_skip_mask_keeps_the_first_frame_of_each_run():
+    lp = log_probs([{"_": 0.9995}, {"_": 0.9995}, "a", {"_": 0.9995}, {"_": 0.9995}, {"_": 0.9995}, "a", "_"])
+    mask, last = blank_skip_mask(lp, VOCAB.blank, 0.999)
+    assert mask.tolist() == [False, True, False, False, True, True, False, False] and not last
+    mask, last = blank_skip_mask(lp[:2], VOCAB.blank, 0.999, prev_confident=True)
+    assert mask.tolist() == [True, True] and last  # a run that began in the previous chunk
+    assert not blank_skip_mask(lp, VOCAB.blank, 0.0)[0].any()
+
+
+@pytest.mark.parametrize("mode", ["free", "lexicon", "word_lm"])
+def test_blank_skip_changes_nothing_but_the_work(mode, lexicon, word_lm):
+    kw = {"free": {}, "lexicon": {"lexicon": lexicon}, "word_lm": {"lm": word_lm, "lm_weight": 1.0}}[mode]
+    skipping, full = beam(beam_size=16, blank_skip=0.999, **kw), beam(beam_size=16, blank_skip=0.0, **kw)
+    for seed in range(20):
+        # lexicon modes: lexicon words only, else the search must place some word on blank frames
+        lp = confident_runs(seed, *([] if mode == "free" else [("the", "cat", "car", "a", "dog")]))
+        assert blank_skip_mask(lp, VOCAB.blank, 0.999)[0].sum() > lp.shape[0] // 4  # there is work to skip
+        a, b = skipping.decode(lp, offset=2.0)[0], full.decode(lp, offset=2.0)[0]
+        assert a.text and a.text == b.text, seed
+        assert a.words == b.words, seed  # same times and confidences
+        assert a.score == pytest.approx(b.score, abs=1e-3)
+
+
+def test_blank_skip_in_chunks_equals_offline():
+    """The streaming decoder skips the same frames when runs cross chunk boundaries."""
+    from asr.decoding.greedy import collapse
+    from asr.streaming import _BeamStream
+
+    dec = beam(beam_size=16)
+    for seed in range(10):
+        lp = confident_runs(seed)
+        stream = _BeamStream(dec)
+        for i in range(0, lp.shape[0], 3 + seed):
+            stream.step(lp[i : i + 3 + seed])
+        stream.finish()
+        path, _ = stream.best_path()
+        assert VOCAB.decode([k for k, _, _ in collapse(path)]).split() == dec.decode(lp)[0].text.split(), seed

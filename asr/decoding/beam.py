@@ -9,6 +9,8 @@ Both return the same ``Hypothesis`` as greedy decoding, with word timings from t
 """
 from __future__ import annotations
 
+import bisect
+import math
 from pathlib import Path
 
 import torch
@@ -20,6 +22,21 @@ from .hotwords import char_hotword_lm, parse_hotwords, word_hotword_lm
 from .types import Hypothesis, Word
 
 SPACE_TOKEN = "|"  # how a character LM spells the space
+
+
+def blank_skip_mask(log_probs: torch.Tensor, blank: int, threshold: float,
+                    prev_confident: bool = False) -> tuple[torch.Tensor, bool]:
+    """Frames the search may skip: a frame whose blank probability is at least ``threshold`` and
+    whose previous frame is one too. A run of near-certain blanks shrinks to its first frame, which
+    still separates a repeated letter, so the search sees the same choices on far fewer frames (CTC
+    output is mostly blank: about half of AN4's frames go). ``threshold`` <= 0 skips nothing.
+    Returns the mask and whether the last frame was a near-certain blank (``prev_confident`` for
+    the next chunk of a stream)."""
+    if threshold <= 0 or log_probs.shape[0] == 0:
+        return torch.zeros(log_probs.shape[0], dtype=torch.bool), prev_confident and threshold > 0
+    confident = log_probs[:, blank] >= math.log(threshold)
+    before = torch.cat([torch.tensor([prev_confident]), confident[:-1]])
+    return confident & before, bool(confident[-1])
 
 
 def _flashlight():
@@ -158,16 +175,20 @@ class BeamSearchDecoder:
         lp = log_probs.detach().float().cpu().contiguous()
         if hasattr(self._lm, "reset"):
             self._lm.reset()
-        em = lp
+        skip, _ = blank_skip_mask(lp, self.vocab.blank, self.cfg.blank_skip)
+        kept = (~skip).nonzero().squeeze(1)
+        em = lp[kept]
         if self.lexicon_mode:
             # A free frame of space or blank after the end: a word whose last letter is held to the
             # end finishes there (as "cat|") instead of paying for the held frames.
-            em = torch.cat([lp, torch.full((1, lp.shape[1]), -1e4)])
+            em = torch.cat([em, torch.full((1, lp.shape[1]), -1e4)])
             em[-1, [self.vocab.space, self.vocab.blank]] = 0.0
         results = self.decoder.decode(em.data_ptr(), em.shape[0], em.shape[1])
+        skipped_score = float(lp[skip, self.vocab.blank].sum())  # the same for every hypothesis
+        kept_list = kept.tolist() + [lp.shape[0]]  # + the free frame
         hyps, seen = [], set()
         for r in results:
-            hyp = self._hypothesis(r, lp, offset)
+            hyp = self._hypothesis(r, lp, offset, kept_list, skipped_score)
             if hyp.text in seen:  # different alignments of the same text
                 continue
             seen.add(hyp.text)
@@ -176,39 +197,48 @@ class BeamSearchDecoder:
                 break
         return hyps or [Hypothesis("", [], float("-inf"), [])]
 
-    def _hypothesis(self, r, lp: torch.Tensor, offset: float) -> Hypothesis:
+    def _hypothesis(self, r, lp: torch.Tensor, offset: float, kept: list[int], skipped_score: float) -> Hypothesis:
         T = lp.shape[0]
-        path = list(r.tokens)[1 : T + 1]  # drop the padding around the T frames
+        # The search's tokens and word labels are per kept frame (between padding); skipped frames are blank.
+        path = [self.vocab.blank] * T
+        for t, k in zip(kept, list(r.tokens)[1:]):
+            if t < T:
+                path[t] = k
         conf = lp.gather(1, torch.tensor(path, dtype=torch.long)[:, None]).squeeze(1).exp().tolist()
         if self.lexicon_mode:
-            words = self._lexicon_words(path, list(r.words)[1 : T + 2], conf, offset)
+            ends = [(min(t, T - 1), w) for t, w in zip(kept, list(r.words)[1:]) if w >= 0]
+            words = self._lexicon_words(path, ends, conf, offset)
         else:
             words = words_from_alignment(collapse(path, self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
         text = " ".join(w.text for w in words)
-        return Hypothesis(text=text, tokens=self.vocab.encode(text), score=float(r.score), words=words)
+        return Hypothesis(text=text, tokens=self.vocab.encode(text), score=float(r.score) + skipped_score, words=words)
 
-    def _lexicon_words(self, path: list[int], word_ids: list[int], conf: list[float], offset: float) -> list[Word]:
-        """Words from the decoder's word labels (a label marks the frame where a word was completed).
+    def _lexicon_words(self, path: list[int], ends: list[tuple[int, int]], conf: list[float], offset: float) -> list[Word]:
+        """Words from the decoder's word labels: ``ends`` holds (frame, word id) where a word was
+        completed (the free frame after the end counts as the last frame).
 
         The text must come from the labels, not from collapsing the path: flashlight's lexicon
         search may spell a double letter ("three") with no blank between the two e's. A word spans
         from its first letter after the previous word to the end of its (possibly held) last letter.
         """
         T, fs = len(path), self.frame_seconds
-        skip = (self.vocab.blank, self.vocab.space)
+        blank, space = self.vocab.blank, self.vocab.space
+        letters = [t for t, k in enumerate(path) if k != blank and k != space]  # frames that spell
         words: list[Word] = []
         prev = -1
-        for t_end, wid in enumerate(word_ids):
-            if wid < 0:
-                continue
-            t_end = min(t_end, T - 1)  # completed on the free frame after the end
-            start = next((t for t in range(prev + 1, t_end + 1) if path[t] not in skip), t_end)
-            end = t_end
-            while end > start and path[end] in skip:  # completed on a trailing space / blank
-                end -= 1
-            while end + 1 < T and path[end + 1] == path[end] and path[end] not in skip:  # held last letter
-                end += 1
-            frames = [conf[t] for t in range(start, end + 1) if path[t] not in skip] or [conf[t_end]]
+        for t_end, wid in ends:
+            i = bisect.bisect_right(letters, prev)  # first letter after the previous word
+            j = bisect.bisect_right(letters, t_end)  # letters up to the completing frame
+            if i < j:
+                start, end = letters[i], letters[j - 1]
+                while end + 1 < T and path[end + 1] == path[end]:  # held last letter
+                    end += 1
+                frames = [conf[t] for t in letters[i:j]]
+                if end > letters[j - 1]:
+                    frames += conf[letters[j - 1] + 1 : end + 1]
+            else:  # no letter of its own (cannot happen with a CTC lexicon, but stay total)
+                start = end = t_end
+                frames = [conf[t_end]]
             words.append(Word(self.word_dict.get_entry(wid), offset + start * fs, offset + (end + 1) * fs,
                               float(min(1.0, max(0.0, sum(frames) / len(frames))))))
             prev = end
