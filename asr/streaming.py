@@ -21,7 +21,7 @@ import torch
 from .config import DecodeConfig
 from .decoding.beam import blank_skip_mask
 from .decoding.greedy import collapse, words_from_alignment
-from .decoding.types import Word
+from .decoding.types import Hypothesis, Word
 from .features import StreamingFeatures
 from .model import AcousticModel
 
@@ -84,18 +84,24 @@ class _BeamStream:
         if em.shape[0]:
             self.dec.decoder.decode_step(em.data_ptr(), em.shape[0], em.shape[1])
 
-    def best_path(self) -> tuple[list[int], list[float]]:
+    def best(self, offset: float = 0.0) -> tuple[Optional[Hypothesis], list[int]]:
+        """(hypothesis, frame path) of the best search state so far."""
         if not self.lps:
-            return [], []
+            return None, []
         lp = torch.cat(self.lps)
-        hyp = self.dec.decoder.get_best_hypothesis()
+        r = self.dec.decoder.get_best_hypothesis()
+        hyp = self.dec.hypothesis_from(r, lp, offset, self.kept)
         path = [self.dec.vocab.blank] * lp.shape[0]
-        for t, k in zip(self.kept, list(hyp.tokens)[1:]):
-            path[t] = k
-        conf = lp.gather(1, torch.tensor(path, dtype=torch.long)[:, None]).squeeze(1).exp().tolist()
-        return path, conf
+        for t, k in zip(self.kept, list(r.tokens)[1:]):
+            if t < len(path):
+                path[t] = k
+        return hyp, path
 
     def finish(self) -> None:
+        if self.dec.lexicon_mode:  # the free frame after the end, as offline
+            em = self.dec.free_frame()
+            self.dec.decoder.decode_step(em.data_ptr(), 1, em.shape[1])
+            self.kept.append(self.frames)
         self.dec.decoder.decode_end()
 
 
@@ -194,10 +200,12 @@ class StreamingRecognizer:
         return events
 
     def _text(self) -> tuple[str, list[Word], list[int]]:
-        path, conf = self.decoder.best_path()
-        spans = collapse(path, self.vocab.blank)
         offset = self.utt_start_frame * self.frame_seconds
-        words = words_from_alignment(spans, conf, self.vocab, self.frame_seconds, offset)
+        if self._beam:  # words from the search (in lexicon mode: from its word labels)
+            hyp, path = self.decoder.best(offset)
+            return (hyp.text, hyp.words, path) if hyp else ("", [], path)
+        path, conf = self.decoder.best_path()
+        words = words_from_alignment(collapse(path, self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
         return " ".join(w.text for w in words), words, path
 
     def _check(self, t0: float) -> list[Event]:

@@ -307,17 +307,20 @@ def test_blank_skip_changes_nothing_but_the_work(mode, lexicon, word_lm):
         assert a.score == pytest.approx(b.score, abs=1e-3)
 
 
-def test_blank_skip_in_chunks_equals_offline():
-    """The streaming decoder skips the same frames when runs cross chunk boundaries."""
+@pytest.mark.parametrize("mode", ["free", "word_lm"])
+def test_blank_skip_in_chunks_equals_offline(mode, word_lm):
+    """The streaming decoder skips the same frames when runs cross chunk boundaries, and in
+    lexicon mode ends with the same free frame (so the last word completes)."""
     from asr.decoding.greedy import collapse
     from asr.streaming import _BeamStream
 
-    dec = beam(beam_size=16)
+    dec = beam(beam_size=16, **({"lm": word_lm, "lm_weight": 1.0} if mode == "word_lm" else {}))
     for seed in range(10):
-        lp = confident_runs(seed)
+        lp = confident_runs(seed, *([] if mode == "free" else [("the", "cat", "car", "a", "dog")]))
         stream = _BeamStream(dec)
         for i in range(0, lp.shape[0], 3 + seed):
             stream.step(lp[i : i + 3 + seed])
         stream.finish()
-        path, _ = stream.best_path()
+        hyp, path = stream.best()
         assert VOCAB.decode([k for k, _, _ in collapse(path)]).split() == dec.decode(lp)[0].text.split(), seed
+        assert hyp.words == dec.decode(lp)[0].words, seed

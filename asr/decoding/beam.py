@@ -179,16 +179,13 @@ class BeamSearchDecoder:
         kept = (~skip).nonzero().squeeze(1)
         em = lp[kept]
         if self.lexicon_mode:
-            # A free frame of space or blank after the end: a word whose last letter is held to the
-            # end finishes there (as "cat|") instead of paying for the held frames.
-            em = torch.cat([em, torch.full((1, lp.shape[1]), -1e4)])
-            em[-1, [self.vocab.space, self.vocab.blank]] = 0.0
+            em = torch.cat([em, self.free_frame()])
         results = self.decoder.decode(em.data_ptr(), em.shape[0], em.shape[1])
         skipped_score = float(lp[skip, self.vocab.blank].sum())  # the same for every hypothesis
         kept_list = kept.tolist() + [lp.shape[0]]  # + the free frame
         hyps, seen = [], set()
         for r in results:
-            hyp = self._hypothesis(r, lp, offset, kept_list, skipped_score)
+            hyp = self.hypothesis_from(r, lp, offset, kept_list, skipped_score)
             if hyp.text in seen:  # different alignments of the same text
                 continue
             seen.add(hyp.text)
@@ -197,7 +194,16 @@ class BeamSearchDecoder:
                 break
         return hyps or [Hypothesis("", [], float("-inf"), [])]
 
-    def _hypothesis(self, r, lp: torch.Tensor, offset: float, kept: list[int], skipped_score: float) -> Hypothesis:
+    def free_frame(self) -> torch.Tensor:
+        """Lexicon mode: a frame of free space or blank appended after the end, so that a word whose
+        last letter is held to the end finishes there (as "cat|") instead of paying for held frames."""
+        em = torch.full((1, len(self.vocab)), -1e4)
+        em[0, [self.vocab.space, self.vocab.blank]] = 0.0
+        return em
+
+    def hypothesis_from(self, r, lp: torch.Tensor, offset: float, kept: list[int], skipped_score: float = 0.0) -> Hypothesis:
+        """A flashlight result -> ``Hypothesis``. ``lp``: all T frames; ``kept``: the frames the
+        search saw, in order (T for the free frame)."""
         T = lp.shape[0]
         # The search's tokens and word labels are per kept frame (between padding); skipped frames are blank.
         path = [self.vocab.blank] * T
