@@ -1,0 +1,202 @@
+"""Streaming benchmark -> results/streaming.json.
+
+    python benchmarks/streaming.py --model exp/an4_stream/best.pt --data exp/bench_an4_v3/data \
+        [--lookahead 0=path.pt 40=path.pt ...] [--realtime-utts 30]
+
+Everything runs on one CPU thread through ``StreamingRecognizer`` (features + model + decoder),
+fed in 160 ms blocks, on AN4's test split:
+
+1. WER, greedy and with beam search + a word 3-gram LM from AN4's training transcripts (LM weight
+   and word score tuned on the dev split only), streamed, fp32 and int8.
+2. Compute: real-time factor of the whole pipeline (fp32, int8), and milliseconds per 160 ms chunk.
+3. Latency: algorithmic (analysis window + chunk + the look-ahead folded into frame stacking), and, with
+   test utterances fed in real time (paced by the wall clock, 1 s of silence appended so the
+   endpoint rule can fire), the first partial's delay after speech onset, the final's delay after
+   speech end, and the final's delay after the endpoint rule's silence has elapsed. Speech onset
+   and end come from the audio's energy (frames within 30 dB of the utterance's loudest).
+4. WER versus look-ahead, for models trained with more frames stacked (``--lookahead MS=PATH``).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from asr.audio import load_audio  # noqa: E402
+from asr.config import DecodeConfig  # noqa: E402
+from asr.data.dataset import load_rows  # noqa: E402
+from asr.decoding import make_decoder  # noqa: E402
+from asr.export import quantize_int8  # noqa: E402
+from asr.features import compute_features  # noqa: E402
+from asr.lm import estimate, read_sentences, write_arpa  # noqa: E402
+from asr.model import AcousticModel  # noqa: E402
+from asr.streaming import EndpointConfig, StreamingRecognizer  # noqa: E402
+from asr.text import normalize_text  # noqa: E402
+from asr.train.metrics import error_rates  # noqa: E402
+from benchmarks.common import ROOT, write_result  # noqa: E402
+
+CHUNK_MS = 160
+
+
+def utterances(manifest: Path, sample_rate: int) -> list[tuple[np.ndarray, str]]:
+    return [(load_audio(r["audio"], sample_rate), normalize_text(r["text"])) for r in load_rows([str(manifest)])]
+
+
+def stream_all(model: AcousticModel, utts, decode: DecodeConfig | None = None) -> dict:
+    """Stream each utterance as fast as possible in 160 ms blocks; WER, RTF and per-chunk compute."""
+    sr = model.feature_cfg.sample_rate
+    block = sr * CHUNK_MS // 1000
+    hyps, chunk_ms, total, audio_s = [], [], 0.0, 0.0
+    for audio, _ in utts:
+        rec = StreamingRecognizer(model, decode, EndpointConfig(enabled=False), chunk_frames=CHUNK_MS // 10)
+        finals = []
+        for i in range(0, len(audio), block):
+            t0 = time.perf_counter()
+            finals += [e for e in rec.accept(audio[i : i + block]) if e.kind == "final"]
+            el = time.perf_counter() - t0
+            total += el
+            if i + block <= len(audio):
+                chunk_ms.append(el * 1000)
+        t0 = time.perf_counter()
+        finals += [e for e in rec.finish() if e.kind == "final"]
+        total += time.perf_counter() - t0
+        hyps.append(" ".join(e.text for e in finals if e.text))
+        audio_s += len(audio) / sr
+    wer, cer = error_rates([t for _, t in utts], hyps)
+    return {"wer": round(wer, 2), "cer": round(cer, 2), "rtf": round(total / audio_s, 5),
+            "chunk_ms_mean": round(statistics.mean(chunk_ms), 3),
+            "chunk_ms_p95": round(float(np.percentile(chunk_ms, 95)), 3), "hyps": hyps}
+
+
+def speech_bounds(audio: np.ndarray, sr: int) -> tuple[float, float]:
+    """First and last 10 ms frame within 30 dB of the loudest frame, in seconds."""
+    hop = sr // 100
+    n = len(audio) // hop
+    db = 10 * np.log10(np.mean(audio[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-10)
+    loud = np.nonzero(db > db.max() - 30)[0]
+    return loud[0] * hop / sr, (loud[-1] + 1) * hop / sr
+
+
+def realtime_latency(model: AcousticModel, utts, n: int, endpoint: EndpointConfig) -> dict:
+    """Feed ``n`` utterances (+1 s silence) in real time; delays of first partial and final."""
+    sr = model.feature_cfg.sample_rate
+    block = sr * CHUNK_MS // 1000
+    first, final, after_rule = [], [], []
+    for audio, _ in utts[:n]:
+        onset, end = speech_bounds(audio, sr)
+        x = np.concatenate([audio, np.zeros(sr, np.float32)])
+        rec = StreamingRecognizer(model, None, endpoint, chunk_frames=CHUNK_MS // 10)
+        t_first = t_final = None
+        start = time.perf_counter()
+        for i in range(0, len(x), block):
+            piece = x[i : i + block]
+            time.sleep(max(0.0, start + (i + len(piece)) / sr - time.perf_counter()))  # as a microphone would
+            for e in rec.accept(piece):
+                now = time.perf_counter() - start
+                if e.kind == "partial" and t_first is None:
+                    t_first = now
+                if e.kind == "final" and e.text and t_final is None:
+                    t_final = now
+        if t_first is not None:
+            first.append((t_first - onset) * 1000)
+        if t_final is not None:
+            final.append((t_final - end) * 1000)
+            after_rule.append((t_final - end - endpoint.trailing_silence) * 1000)
+    med = lambda v: round(statistics.median(v), 1) if v else None  # noqa: E731
+    return {"utterances": n, "first_partial_latency_ms": med(first), "final_latency_ms": med(final),
+            "final_after_endpoint_rule_ms": med(after_rule), "final_after_endpoint_rule_ms_max": round(max(after_rule), 1) if after_rule else None,
+            "finals_made": len(final), "trailing_silence_s": endpoint.trailing_silence}
+
+
+def algorithmic_latency_ms(model: AcousticModel) -> float:
+    """How far past a frame's time its audio must reach: the centred analysis frame (n_fft / 2),
+    one chunk of buffering, and the frames stacked beyond the stride (the model's look-ahead)."""
+    f, c = model.feature_cfg, model.cfg
+    return round(1000 * (f.n_fft / 2 / f.sample_rate + CHUNK_MS / 1000 + (c.stack - c.stride) * f.frame_shift), 1)
+
+
+def tune_lm(model: AcousticModel, dev, arpa: str) -> tuple[float, float, float]:
+    """LM weight and word score by dev WER, decoding the model's (offline == streamed) log-probs."""
+    fs = model.feature_cfg.frame_shift * model.cfg.stride
+    lps = []
+    with torch.inference_mode():
+        for audio, _ in dev:
+            feats = compute_features(torch.from_numpy(audio), model.feature_cfg)[None]
+            lp, _ = model(feats, torch.tensor([feats.shape[1]]))
+            lps.append(lp[0])
+    refs = [t for _, t in dev]
+    grid = []
+    for lw, ws in itertools.product([0.25, 0.5, 1.0, 1.5, 2.0], [-1.0, 0.0, 1.0, 2.0]):
+        dec = make_decoder(model.vocab, DecodeConfig(decoder="beam", beam_size=32, lm=arpa, lm_weight=lw, word_score=ws), fs)
+        grid.append((error_rates(refs, [dec.decode(lp)[0].text for lp in lps])[0], lw, ws))
+    return min(grid)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(ROOT / "exp" / "an4_stream" / "best.pt"), help="a unidirectional checkpoint")
+    ap.add_argument("--data", default=str(ROOT / "exp" / "bench_an4_v3" / "data"), help="folder with AN4 train/dev/test.jsonl")
+    ap.add_argument("--workdir", default=str(ROOT / "exp" / "bench_streaming"))
+    ap.add_argument("--realtime-utts", type=int, default=30, help="test utterances fed in real time for latencies")
+    ap.add_argument("--lookahead", nargs="*", default=[], metavar="MS=PATH", help="more models for the WER-vs-look-ahead table")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    data, work = Path(args.data), Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    model = AcousticModel.load(args.model).eval()
+    if model.cfg.bidirectional:
+        sys.exit(f"{args.model} is bidirectional; the streaming benchmark needs a unidirectional model")
+    sr = model.feature_cfg.sample_rate
+    test, dev = utterances(data / "test.jsonl", sr), utterances(data / "dev.jsonl", sr)
+
+    fp32 = stream_all(model, test)
+    print(f"fp32 greedy: WER {fp32['wer']}  RTF {fp32['rtf']}  chunk {fp32['chunk_ms_mean']} ms", flush=True)
+    q = quantize_int8(model)
+    int8 = stream_all(q, test)
+    print(f"int8 greedy: WER {int8['wer']}  RTF {int8['rtf']}  chunk {int8['chunk_ms_mean']} ms", flush=True)
+
+    arpa = str(work / "an4_train_3gram.arpa")
+    write_arpa(estimate(read_sentences([data / "train.jsonl"]), order=3), arpa)
+    dev_wer, lw, ws = tune_lm(model, dev, arpa)
+    beam_cfg = DecodeConfig(decoder="beam", beam_size=32, lm=arpa, lm_weight=lw, word_score=ws)
+    lm = stream_all(model, test, beam_cfg)
+    print(f"beam + LM (lm_weight {lw}, word_score {ws}; dev WER {dev_wer:.2f}): WER {lm['wer']}  RTF {lm['rtf']}", flush=True)
+
+    endpoint = EndpointConfig()
+    lat = realtime_latency(q, test, args.realtime_utts, endpoint)
+    print(f"real-time (int8): {lat}", flush=True)
+
+    table = {}
+    for spec in args.lookahead:
+        ms, path = spec.split("=", 1)
+        m = AcousticModel.load(path).eval()
+        table[ms] = {"model": path, "stack": m.cfg.stack, "stride": m.cfg.stride, "wer": stream_all(m, test)["wer"]}
+        print(f"look-ahead {ms} ms: {table[ms]}", flush=True)
+
+    write_result("streaming.json", {
+        "an4_wer_uni_greedy": fp32["wer"], "an4_cer_uni_greedy": fp32["cer"], "an4_wer_uni_lm": lm["wer"],
+        "an4_wer_uni_int8_greedy": int8["wer"],
+        "lm": "word 3-gram (asr lm build) on AN4 train transcripts; lexicon = its words",
+        "lm_weight": lw, "word_score": ws, "dev_wer_lm": round(dev_wer, 2),
+        "rtf_fp32": fp32["rtf"], "rtf_int8": int8["rtf"], "rtf_beam_lm_fp32": lm["rtf"],
+        "chunk_ms": CHUNK_MS, "chunk_ms_fp32": fp32["chunk_ms_mean"], "chunk_ms_int8": int8["chunk_ms_mean"],
+        "chunk_ms_int8_p95": int8["chunk_ms_p95"],
+        "algorithmic_latency_ms": algorithmic_latency_ms(model),
+        "first_partial_latency_ms": lat["first_partial_latency_ms"], "final_latency_ms": lat["final_latency_ms"],
+        "realtime": lat, "wer_vs_lookahead": table,
+        "model": args.model, "params": model.num_params(), "threads": 1,
+        "model_config": {"stack": model.cfg.stack, "stride": model.cfg.stride, "hidden": model.cfg.hidden,
+                         "layers": model.cfg.layers, "proj_size": model.cfg.proj_size},
+    })
+
+
+if __name__ == "__main__":
+    main()
