@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, Optional, Union
 
 import numpy as np
 import soundfile as sf
@@ -79,18 +79,35 @@ def audio_duration(path: PathLike) -> float:
     return frames / sr
 
 
-def _read(p: Path) -> tuple[np.ndarray, int]:
+def _read(p: Path, offset: float = 0.0, duration: Optional[float] = None) -> tuple[np.ndarray, int]:
     try:
-        audio, sr = sf.read(str(p), dtype="float32", always_2d=True)
+        if not offset and duration is None:
+            audio, sr = sf.read(str(p), dtype="float32", always_2d=True)
+        else:  # seek, so a segment of a long recording costs only its own length
+            with sf.SoundFile(str(p)) as f:
+                sr, start = f.samplerate, int(round(offset * f.samplerate))
+                if start >= f.frames > 0:
+                    raise AudioError(f"{p}: offset {offset:.3f} s is past the end ({f.frames / sr:.3f} s)")
+                f.seek(start)
+                audio = f.read(-1 if duration is None else int(round(duration * sr)), dtype="float32", always_2d=True)
+    except AudioError:
+        raise
     except Exception as e:
         raise AudioError(f"{p}: cannot decode audio ({e})") from e
     return audio, sr
 
 
-def load_audio(path: PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Decode a whole file -> (samples,) float32 mono at ``sample_rate``."""
+def load_audio(path: PathLike, sample_rate: int = SAMPLE_RATE, offset: float = 0.0,
+               duration: Optional[float] = None) -> np.ndarray:
+    """Decode a file -> (samples,) float32 mono at ``sample_rate``.
+
+    With ``offset``/``duration`` (seconds) only that part is decoded (a segment of a long
+    recording; see ``asr.data.manifest.segment``); a segment running past the end is cut short.
+    """
+    if offset < 0 or (duration is not None and duration <= 0):
+        raise ValueError(f"expected offset >= 0 and duration > 0 seconds, got offset={offset}, duration={duration}")
     p = _check_path(path)
-    audio, sr = _read(p)
+    audio, sr = _read(p, offset, duration)
     if audio.shape[0] == 0:
         raise AudioError(f"{p}: contains no audio samples")
     if not np.isfinite(audio).all():

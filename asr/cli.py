@@ -12,7 +12,9 @@ from typing import Optional, Sequence
 def _prepare(args: argparse.Namespace) -> int:
     from .data.corpora import prepare_corpus
 
-    out = prepare_corpus(args.corpus, args.source, args.out, dev_fraction=args.dev_fraction, seed=args.seed)
+    columns = {"path_column": args.path_column, "text_column": args.text_column, "speaker_column": args.speaker_column}
+    options = {k: v for k, v in columns.items() if v is not None}
+    out = prepare_corpus(args.corpus, args.source, args.out, dev_fraction=args.dev_fraction, seed=args.seed, **options)
     for split, path in out.items():
         print(f"{split}\t{path}")
     return 0
@@ -20,13 +22,15 @@ def _prepare(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from .config import load_config
+    from .train.distributed import session
     from .train.loop import Trainer
 
+    device = [f"train.device={args.device}"] if args.device else []
     if args.resume:
         cfg_path = Path(args.resume) / "config.yaml"
         if not cfg_path.is_file():
             raise FileNotFoundError(f"{cfg_path}: nothing to resume (no config.yaml in {args.resume})")
-        overrides = [f"train.out_dir={args.resume}"] + args.overrides
+        overrides = [f"train.out_dir={args.resume}"] + args.overrides + device
         cfg = load_config(cfg_path, overrides)
         resume = (Path(args.resume) / "last.pt").is_file()
         if not resume:
@@ -34,10 +38,33 @@ def _train(args: argparse.Namespace) -> int:
     else:
         if not args.config:
             raise ValueError("asr train needs --config FILE.yaml (or --resume DIR)")
-        cfg = load_config(args.config, args.overrides)
+        cfg = load_config(args.config, args.overrides + device)
         resume = False
-    result = Trainer(cfg, resume=resume).fit()
-    print(json.dumps({k: v for k, v in result.items() if k != "history"}))
+    # Under torchrun (RANK / WORLD_SIZE / LOCAL_RANK set) this joins the process group: DDP.
+    with session(cfg.train.device) as env:
+        result = Trainer(cfg, resume=resume, env=env).fit()
+    if env.is_main:
+        print(json.dumps({k: v for k, v in result.items() if k != "history"}))
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from .train.tune import parse_space, tune
+
+    try:
+        res = tune(args.config, args.overrides, args.out, args.trials, timeout_minutes=args.timeout_minutes,
+                   space=parse_space(args.space), pruner=args.pruner, prune_after=args.prune_after)
+    except ImportError as e:  # Optuna missing
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(res["counts"].items()))
+    print(f"trials: {counts}; study {res['study']}")
+    best = res["best"]
+    if best is None:
+        print("no trial completed: no best.yaml")
+        return 1
+    print(f"best: trial {best['number']}, dev WER {best['dev_wer']:.2f}%  {' '.join(best['overrides'])}")
+    print(f"wrote {res['best_yaml']} (train with: asr train --config {res['best_yaml']})")
     return 0
 
 
@@ -81,6 +108,18 @@ def _lm_build(args: argparse.Namespace) -> int:
     write_arpa(model, args.output)
     counts = ", ".join(f"{n}-grams: {len(model.probs[n])}" for n in range(1, model.order + 1))
     print(f"wrote {args.output} ({len(sentences)} sentences; {counts})")
+    return 0
+
+
+def _tokenizer_train(args: argparse.Namespace) -> int:
+    from .lm import read_sentences
+    from .text import SentencePieceVocabulary, train_sentencepiece
+
+    texts = [" ".join(words) for words in read_sentences(args.manifest)]
+    out = train_sentencepiece(texts, args.output, args.vocab_size, args.type)
+    vocab = SentencePieceVocabulary.load(out)
+    print(f"wrote {out}: {args.type}, {len(vocab) - 1} pieces from {len(texts)} sentences; "
+          f"train with data.tokenizer={out}")
     return 0
 
 
@@ -237,18 +276,36 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("prepare", help="write JSONL manifests for a corpus on disk")
-    s.add_argument("corpus", help="an4 | fsdd | librispeech | librilight | kaldi")
-    s.add_argument("source", help="the corpus folder")
+    s.add_argument("corpus", help="an4 | fsdd | librispeech | librilight | kaldi | commonvoice | ljspeech | tedlium | csv")
+    s.add_argument("source", help="the corpus folder (csv: the .csv/.tsv file)")
     s.add_argument("--out", required=True, help="folder for the manifests")
     s.add_argument("--dev-fraction", type=float, default=0.1, help="share of training speakers held out as dev")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--path-column", help="csv: audio path column (default: path, audio, file, filename, wav, ...)")
+    s.add_argument("--text-column", help="csv: transcript column (default: text, transcript, sentence, ...)")
+    s.add_argument("--speaker-column", help="csv: speaker column (default: speaker, speaker_id, client_id, if any)")
     s.set_defaults(func=_prepare)
 
     s = sub.add_parser("train", help="train an acoustic model")
     s.add_argument("--config", help="YAML config (configs/*.yaml)")
     s.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    s.add_argument("--device", help="cpu | cuda | cuda:N | auto (sets train.device; under torchrun, cuda = the local rank's GPU)")
     s.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.epochs=5")
     s.set_defaults(func=_train)
+
+    s = sub.add_parser("tune", help="hyper-parameter search (Optuna): each trial a training run, scored by dev WER")
+    s.add_argument("--config", required=True, help="base YAML config (needs data.dev)")
+    s.add_argument("--trials", type=int, required=True, help="trials in the study in all (a rerun resumes it)")
+    s.add_argument("--out", required=True, help="folder for study.db, trial_<n>/, trials.jsonl, best.yaml")
+    s.add_argument("--timeout-minutes", type=float, default=0.0, help="start no new trial after this (0 = no limit)")
+    s.add_argument("--space", action="append", metavar="NAME=SPEC",
+                   help="change the search space (repeatable): lr=1e-4:3e-3 (range), hidden=128,256 (choices), "
+                        "layers=2 (fixed), specaug=off (base value); names: lr, dropout, specaug, hidden, layers")
+    s.add_argument("--pruner", choices=["median", "halving", "none"], default="median",
+                   help="stop trials whose dev WER trails: median of earlier trials, or successive halving")
+    s.add_argument("--prune-after", type=int, default=2, metavar="EPOCHS", help="no trial is pruned before this epoch")
+    s.add_argument("overrides", nargs="*", help="section.key=value overrides of the base config, e.g. train.epochs=5")
+    s.set_defaults(func=_tune)
 
     s = sub.add_parser("evaluate", help="WER/CER/RTF of a model on a manifest")
     s.add_argument("--model", required=True, help="checkpoint file or training folder")
@@ -309,6 +366,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--unit", choices=["word", "char"], default="word", help="word LM (lexicon decoding) or character LM")
     b.add_argument("-o", "--output", required=True, help="output .arpa file")
     b.set_defaults(func=_lm_build)
+
+    s = sub.add_parser("tokenizer", help="SentencePiece vocabularies")
+    tok_sub = s.add_subparsers(dest="tokenizer_command", required=True)
+    b = tok_sub.add_parser("train", help="train a SentencePiece (unigram or BPE) tokenizer on transcripts")
+    b.add_argument("--manifest", nargs="+", required=True, help="JSONL manifests (their text) or text files")
+    b.add_argument("--vocab-size", type=int, default=256, help="at most this many pieces")
+    b.add_argument("--type", choices=["unigram", "bpe"], default="unigram")
+    b.add_argument("-o", "--output", required=True, help="output .model file (use it as data.tokenizer)")
+    b.set_defaults(func=_tokenizer_train)
 
     s = sub.add_parser("synth", help="synthesize a small spoken corpus with espeak-ng (demo, tests)")
     s.add_argument("--out", required=True)

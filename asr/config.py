@@ -71,10 +71,30 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     train: list = field(default_factory=list)  # manifest paths
+    # Per-manifest sampling weight (empty = all 1): each epoch uses every utterance of a manifest
+    # floor(w) times, plus a fresh random round(frac(w) * n) of them drawn from (seed, epoch).
+    # [1, 3]: the second corpus is seen 3 times per epoch; [1, 0.25]: a different quarter each epoch.
+    weights: list = field(default_factory=list)
     dev: Optional[str] = None
+    tokenizer: Optional[str] = None  # a SentencePiece model (`asr tokenizer train`); None = characters
     max_duration: float = 20.0  # seconds; longer utterances are skipped in training
     min_duration: float = 0.1
     cache_features: bool = True  # keep features in memory (small corpora)
+    # Processes that read audio and compute features ahead of the training step (0 = in the
+    # training process). Batches are the same either way; each worker keeps its own cache.
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.train, str):
+            self.train = [self.train]
+        if self.weights:
+            if len(self.weights) != len(self.train):
+                raise ValueError(f"data.weights needs one weight per data.train manifest: "
+                                 f"{len(self.weights)} weights for {len(self.train)} manifests")
+            if any(float(w) < 0 for w in self.weights) or not any(float(w) > 0 for w in self.weights):
+                raise ValueError(f"data.weights must be >= 0 with at least one > 0, got {self.weights}")
+        if self.num_workers < 0:
+            raise ValueError(f"data.num_workers must be >= 0, got {self.num_workers}")
 
 
 @dataclass
@@ -85,6 +105,34 @@ class AugmentConfig:
     time_masks: int = 2
     time_mask_width: int = 40
     time_mask_max_ratio: float = 0.1  # a time mask never exceeds this fraction of the utterance
+    # Waveform augmentation (asr/data/augment.py), training batches only, after speed perturbation
+    # and before features; an utterance that gets any is computed afresh, not from the feature cache.
+    # Additive noise: the fraction of utterances that get it (0 = off), at an SNR drawn uniformly
+    # from noise_snr_db. Noise comes from audio files under noise_dir (recursive; long files are
+    # cut at a random offset, short ones looped), or is generated white / pink / brown if None.
+    noise_prob: float = 0.0
+    noise_dir: Optional[str] = None
+    noise_snr_db: list = field(default_factory=lambda: [5.0, 20.0])
+    # Reverberation with a synthetic room impulse response (direct path + early reflections +
+    # exponential tail) whose RT60 (seconds) is drawn uniformly from reverb_rt60; the direct path
+    # stays in place (targets do not move) and the level is kept. reverb_prob 0 = off.
+    reverb_prob: float = 0.0
+    reverb_rt60: list = field(default_factory=lambda: [0.2, 0.8])
+
+    def __post_init__(self) -> None:
+        for name in ("noise_prob", "reverb_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"augment.{name} must be in [0, 1], got {getattr(self, name)}")
+        for name, low, rule in (("noise_snr_db", float("-inf"), "low <= high"), ("reverb_rt60", 0.0, "0 < low <= high")):
+            r = getattr(self, name)
+            try:  # numbers, also from strings (YAML 1.1 reads "1e-3" as one)
+                lo, hi = [float(v) for v in r] if isinstance(r, (list, tuple)) else (None, None)
+                ok = low < lo <= hi < float("inf")
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(f"augment.{name} must be [low, high] with {rule}, got {r!r}")
+            setattr(self, name, [lo, hi])
 
 
 @dataclass
@@ -102,8 +150,11 @@ class TrainConfig:
     out_dir: str = "exp/run"
     seed: int = 0
     epochs: int = 30
-    batch_size: int = 16  # utterances per batch (length-bucketed)
-    max_batch_seconds: float = 0.0  # >0: cap total audio seconds per batch instead
+    batch_size: int = 16  # utterances per batch and per process (length-bucketed)
+    # >0: dynamic batches instead: as many utterances as fit in this many seconds of *padded*
+    # audio (count x longest, what memory and compute scale with), per process; batch_size is
+    # then ignored. An utterance longer than the cap gets a batch of its own.
+    max_batch_seconds: float = 0.0
     bucket_size: int = 0  # utterances per bucket; 0 -> 8 * batch_size
     checkpoint_every: int = 200  # steps; also at each epoch's end
     patience: int = 8  # epochs without dev improvement before stopping (0 = never)
@@ -111,7 +162,21 @@ class TrainConfig:
     max_minutes: float = 0.0  # stop after this wall time (0 = no limit)
     threads: int = 0  # torch intra-op threads (0 = torch default)
     log_every: int = 20
-    device: str = "cpu"
+    device: str = "cpu"  # "cpu" | "cuda" | "cuda:N" | "auto" (CUDA when available); under torchrun, cuda = cuda:LOCAL_RANK
+    amp: str = "none"  # mixed precision: "none" | "bf16" | "fp16" (CUDA only, with a gradient scaler); CTC stays fp32
+    # Micro-batches per optimizer step: the step sees accum_steps x batch_size x processes
+    # utterances (one length-sorted global batch, split), as one big batch would.
+    accum_steps: int = 1
+
+    def __post_init__(self) -> None:
+        if self.amp not in ("none", "bf16", "fp16"):
+            raise ValueError(f"train.amp must be 'none', 'bf16' or 'fp16', got {self.amp!r}")
+        if not isinstance(self.device, str) or not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
+            raise ValueError(f"train.device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
+        if self.accum_steps < 1:
+            raise ValueError(f"train.accum_steps must be >= 1, got {self.accum_steps}")
+        if self.batch_size < 1:
+            raise ValueError(f"train.batch_size must be >= 1, got {self.batch_size}")
 
 
 @dataclass
@@ -135,6 +200,7 @@ class DecodeConfig:
     unk_score: float = float("-inf")  # lexicon decoding: score of out-of-lexicon words
     lexicon: Optional[str] = None  # word list (one per line); default: the word LM's vocabulary
     nbest: int = 1
+    refine_word_ends: bool = True  # move word ends to where the sound stops (files, not streams)
     hotwords: list = field(default_factory=list)  # "word" or "phrase:boost"
     hotword_boost: float = 4.0  # default bonus (natural log) per hotword or phrase
 

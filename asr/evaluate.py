@@ -5,8 +5,9 @@ import logging
 import time
 from typing import Callable, Optional
 
-from .audio import AudioError
+from .audio import AudioError, load_audio
 from .data.dataset import load_rows
+from .data.manifest import segment
 from .text import normalize_text
 from .train.metrics import error_counts, error_rates
 from .transcribe import Recognizer
@@ -28,7 +29,7 @@ def evaluate(rec: Recognizer, manifest: str, batch_size: int = 16,
         group, audios = [], []
         for r in rows[s : s + batch_size]:
             try:
-                audios.append(rec.load(r["audio"]))
+                audios.append(load_audio(r["audio"], rec.sample_rate, *segment(r)))  # a segment row: its span only
                 group.append(r)
             except AudioError as e:
                 log.warning("%s", e)

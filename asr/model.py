@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .config import FeatureConfig, ModelConfig
-from .text import Vocabulary
+from .text import Vocabulary, vocabulary_from_dict
 
 CHECKPOINT_VERSION = 1
 LSTMState = tuple[torch.Tensor, torch.Tensor]
@@ -136,7 +136,7 @@ class AcousticModel(nn.Module):
     @classmethod
     def from_checkpoint(cls, ckpt: dict) -> "AcousticModel":
         try:
-            model = cls(FeatureConfig(**ckpt["feature_config"]), ModelConfig(**ckpt["model_config"]), Vocabulary.from_dict(ckpt["vocab"]))
+            model = cls(FeatureConfig(**ckpt["feature_config"]), ModelConfig(**ckpt["model_config"]), vocabulary_from_dict(ckpt["vocab"]))
             model.load_state_dict(ckpt["state_dict"])
         except (KeyError, TypeError) as e:
             raise ValueError(f"not an asr model checkpoint (missing or bad field: {e})") from e

@@ -13,6 +13,7 @@ import torch
 from .audio import audio_info, load_audio, prepare_array, stream_audio
 from .config import DecodeConfig
 from .decoding import make_decoder
+from .decoding.timing import refine_word_ends
 from .decoding.types import Hypothesis, Word
 from .segment import SegmenterConfig, segment_stream
 from .features import compute_features
@@ -76,10 +77,19 @@ class Recognizer:
         lp, lens = self.model(feats[None], torch.tensor([feats.shape[0]]))
         return lp[0, : int(lens[0])].cpu()
 
+    def decode(self, log_probs: torch.Tensor, samples: np.ndarray, offset: float = 0.0) -> list[Hypothesis]:
+        """The decoder's n-best for ``samples`` (starting at ``offset`` s), word ends refined
+        with the audio's energy (``DecodeConfig.refine_word_ends``; see ``asr.decoding.timing``)."""
+        nbest = self.decoder.decode(log_probs, offset=offset)
+        if self.decode_cfg.refine_word_ends:
+            for h in nbest:
+                h.words = refine_word_ends(h.words, samples, self.sample_rate, offset)
+        return nbest
+
     def transcribe(self, audio: AudioInput, sample_rate: Optional[int] = None) -> Transcript:
         samples = self.load(audio, sample_rate)
         t0 = time.perf_counter()
-        nbest = self.decoder.decode(self.log_probs(samples))
+        nbest = self.decode(self.log_probs(samples), samples)
         return Transcript(nbest[0].text, nbest[0], len(samples) / self.sample_rate, time.perf_counter() - t0, nbest)
 
     def segments(self, audio: AudioInput, sample_rate: Optional[int] = None,
@@ -101,11 +111,11 @@ class Recognizer:
             samples = self.load(audio, sample_rate)
             blocks = None if len(samples) <= cfg.max_seconds * self.sample_rate else [samples]
         if blocks is None:
-            nbest = self.decoder.decode(self.log_probs(samples))
+            nbest = self.decode(self.log_probs(samples), samples)
             yield Segment(0.0, len(samples) / self.sample_rate, nbest[0].text, nbest[0].words, nbest)
             return
         for seg in segment_stream(blocks, self.sample_rate, cfg):
-            nbest = self.decoder.decode(self.log_probs(seg.audio), offset=seg.start)
+            nbest = self.decode(self.log_probs(seg.audio), seg.audio, offset=seg.start)
             yield Segment(seg.start, seg.end, nbest[0].text, nbest[0].words, nbest)
 
     @torch.inference_mode()
@@ -115,7 +125,7 @@ class Recognizer:
         lens = torch.tensor([f.shape[0] for f in feats])
         padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(self.device)
         lp, out_lens = self.model(padded, lens)
-        return [self.decoder.decode(lp[i, : int(out_lens[i])].cpu())[0] for i in range(len(audios))]
+        return [self.decode(lp[i, : int(out_lens[i])].cpu(), audios[i])[0] for i in range(len(audios))]
 
 
 def load_model(path: Union[str, os.PathLike], device: str = "cpu", decode: Optional[DecodeConfig] = None) -> Recognizer:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import subprocess
 import sys
 import time
@@ -112,8 +113,11 @@ def main() -> None:
     print(f"AN4 test greedy WER {wer_greedy:.2f}%", flush=True)
 
     # Tune LM weight and word score on dev only.
+    # The same effective grid for both decoders: our lm_weight multiplies log10 probabilities,
+    # pyctcdecode's alpha natural-log ones (ours = alpha * ln 10); both add the word score in nats.
+    alphas, betas = [0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5], [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
     grid = []
-    for lw, ws in itertools.product([0.0, 0.25, 0.5, 1.0, 1.5, 2.0], [-2.0, -1.0, 0.0, 1.0, 2.0]):
+    for lw, ws in itertools.product([round(a * math.log(10), 4) for a in alphas], betas):
         dec = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, lm=args.arpa, lm_weight=lw, word_score=ws), fs)
         w, _ = wer_of(dec, dev_lps, dev_refs)
         grid.append((w, lw, ws))
@@ -127,7 +131,7 @@ def main() -> None:
     # pyctcdecode gets its own dev tuning (its alpha weights natural-log LM scores, ours log10).
     make_pyctc = pyctcdecode_decoder(vocab, args.arpa)
     py_grid = []
-    for a, b in itertools.product([0.1, 0.25, 0.5, 1.0, 1.5], [-2.0, -1.0, 0.0, 1.0, 2.0]):
+    for a, b in itertools.product(alphas, betas):
         dec = make_pyctc(a, b)
         py_grid.append((error_rates(dev_refs, [dec.decode(lp.numpy(), beam_width=32) for lp in dev_lps])[0], a, b))
     py_dev, alpha, beta = min(py_grid)

@@ -83,3 +83,20 @@ def test_unknown_corpus_is_a_clear_error(tmp_path, capsys):
 def test_python_dash_m_works():
     r = subprocess.run([sys.executable, "-m", "asr", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "transcribe" in r.stdout
+
+
+def test_evaluate_reads_only_a_segment_rows_span(tiny_model, tmp_path):
+    """A row with ``offset`` (TED-LIUM style) scores its span of the long file, the same as the
+    span cut out into a file of its own."""
+    sr = 16000
+    rng = np.random.default_rng(0)
+    long = (0.1 * rng.standard_normal(2 * sr)).astype(np.float32)
+    sf.write(tmp_path / "long.wav", long, sr)
+    sf.write(tmp_path / "cut.wav", long[int(0.5 * sr) : int(1.1 * sr)], sr)
+    write_manifest(tmp_path / "seg.jsonl", [{"audio": str(tmp_path / "long.wav"), "offset": 0.5, "duration": 0.6, "text": "a", "id": "s"}])
+    write_manifest(tmp_path / "cut.jsonl", [{"audio": str(tmp_path / "cut.wav"), "duration": 0.6, "text": "a", "id": "s"}])
+    for name in ("seg", "cut"):
+        assert main(["evaluate", "--model", str(tiny_model), "--manifest", str(tmp_path / f"{name}.jsonl"),
+                     "--json", str(tmp_path / f"{name}.json")]) == 0
+    seg, cut = (json.loads((tmp_path / f"{n}.json").read_text())["utterances"][0]["hyp"] for n in ("seg", "cut"))
+    assert seg == cut

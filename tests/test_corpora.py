@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.data.corpora import CORPORA, prepare_corpus, split_by_speaker
+from asr.data.corpora import CORPORA, prepare_corpus, split_by_speaker, split_by_utterance
 from asr.data.manifest import read_manifest
 from asr.text import normalize_text
 
@@ -317,3 +317,289 @@ def test_real_librilight(tmp_path):
     assert 5.0 < sum(r["duration"] for r in m["all"]) / 3600 < 6.0
     tr, dv, te = speakers(m["train"]), speakers(m["dev"]), speakers(m["test"])
     assert tr.isdisjoint(dv) and tr.isdisjoint(te) and dv.isdisjoint(te)
+
+
+# ---------------------------------------------------------------------------------------------
+# Common Voice
+
+CV_HEADER = ["client_id", "path", "sentence_id", "sentence", "sentence_domain", "up_votes", "down_votes", "age",
+             "gender", "accents", "variant", "locale", "segment"]
+CV_SENTENCES = ('In 1984, he paid $5 for the 3rd "copy".', "It's 50% off!", "Hello there.")
+
+
+def mp3(path: Path, **kw) -> Path:
+    if "MP3" not in sf.available_formats():
+        pytest.skip(f"this libsndfile ({sf.__libsndfile_version__}) cannot write MP3 (needs >= 1.1 with LAME)")
+    return tone(path, sr=48000, format="MP3", subtype="MPEG_LAYER_III", **kw)
+
+
+def fake_commonvoice(root: Path, header: list[str] = CV_HEADER, splits: tuple[str, ...] = ("train", "dev", "test")) -> Path:
+    loc = root / "cv-corpus-17.0-2024-03-15" / "en"
+    speakers_of = {"train": ("aa11", "bb22", "cc33"), "dev": ("dd44",), "test": ("ee55",)}
+    validated = []
+    for split, spks in speakers_of.items():
+        lines = []
+        for spk in spks:
+            for i, sentence in enumerate(CV_SENTENCES[:2]):
+                clip = f"common_voice_en_{spk}{i}.mp3"
+                mp3(loc / "clips" / clip)
+                values = {"client_id": spk, "path": clip, "sentence": sentence, "locale": "en", "up_votes": "2"}
+                lines.append("\t".join(values.get(c, "") for c in header))
+        validated += lines
+        if split in splits:
+            (loc / f"{split}.tsv").write_text("\t".join(header) + "\n" + "\n".join(lines) + "\n")
+    (loc / "validated.tsv").write_text("\t".join(header) + "\n" + "\n".join(validated) + "\n")
+    (loc / "invalidated.tsv").write_text("\t".join(header) + "\n")
+    corrupt(loc / "clips" / "common_voice_en_bb220.mp3")
+    (loc / "clips" / "common_voice_en_ee551.mp3").unlink()
+    return loc
+
+
+def test_commonvoice(tmp_path, caplog):
+    fake_commonvoice(tmp_path)
+    with caplog.at_level(logging.WARNING):  # found from the release folder, one level above the locale
+        m = load(prepare_corpus("commonvoice", tmp_path / "cv-corpus-17.0-2024-03-15", tmp_path / "out"))
+    assert set(m) == {"train", "dev", "test"}
+    for rows in m.values():
+        check_rows(rows, seconds=0.25)
+    assert len(m["train"]) == 5 and len(m["dev"]) == 2 and len(m["test"]) == 1  # official splits, not carved
+    assert speakers(m["train"]) == {"aa11", "bb22", "cc33"} and speakers(m["dev"]) == {"dd44"}
+    assert {r["text"] for r in m["train"]} == {"in nineteen eighty four he paid five dollars for the third copy",
+                                               "it's fifty percent off"}
+    assert m["test"][0]["id"] == "common_voice_en_ee550" and m["test"][0]["audio"].endswith(".mp3")
+    assert "common_voice_en_bb220" in caplog.text and "common_voice_en_ee551" in caplog.text
+
+
+def test_commonvoice_old_column_order_and_validated_only(tmp_path):
+    header = ["path", "sentence", "client_id", "up_votes", "down_votes", "age", "gender", "accent"]  # no locale
+    loc = fake_commonvoice(tmp_path, header, splits=())
+    m = load(prepare_corpus("commonvoice", loc, tmp_path / "out", dev_fraction=0.25))
+    assert set(m) == {"all", "train", "dev", "test"}
+    assert len(m["all"]) == 8 and len(m["train"]) + len(m["dev"]) + len(m["test"]) == 8
+    tr, dv, te = speakers(m["train"]), speakers(m["dev"]), speakers(m["test"])
+    assert tr and dv and te and tr.isdisjoint(dv) and tr.isdisjoint(te) and dv.isdisjoint(te)
+
+
+def test_commonvoice_other_language_digits_skipped(tmp_path, caplog):
+    loc = tmp_path / "fr"
+    mp3(loc / "clips" / "common_voice_fr_1.mp3")
+    mp3(loc / "clips" / "common_voice_fr_2.mp3")
+    (loc / "train.tsv").write_text("client_id\tpath\tsentence\nx\tcommon_voice_fr_1.mp3\tIl a 3 chats.\n"
+                                   "x\tcommon_voice_fr_2\tC'est \u00e9t\u00e9.\n")  # no extension: looked up
+    with caplog.at_level(logging.WARNING):
+        m = load(prepare_corpus("commonvoice", loc, tmp_path / "out"))
+    assert [r["text"] for r in m["train"]] == ["c'est ete"]
+    assert "common_voice_fr_1" in caplog.text and "dev.tsv" in caplog.text
+    (loc / "train.tsv").write_text("client_id\tfile\tsentence\n")
+    with pytest.raises(ValueError, match=r"no column \['path'\]"):
+        prepare_corpus("commonvoice", loc, tmp_path / "out")
+    with pytest.raises(ValueError, match="train.tsv or validated.tsv"):
+        prepare_corpus("commonvoice", tmp_path / "fr" / "clips", tmp_path / "out")
+
+
+# ---------------------------------------------------------------------------------------------
+# LJSpeech
+
+
+def fake_ljspeech(root: Path, n: int = 20, reverse: bool = False) -> Path:
+    ds = root / "LJSpeech-1.1"
+    lines = []
+    for i in range(1, n + 1):
+        utt = f"LJ00{i % 3 + 1}-{i:04d}"
+        tone(ds / "wavs" / f"{utt}.wav", seconds=0.2, sr=22050)
+        if i % 2:
+            lines.append(f'{utt}|Printing, in 1984, cost "$5".|Printing, in nineteen eighty-four, cost "five dollars".')
+        else:  # no normalized column: the raw text's digits are expanded
+            lines.append(f"{utt}|He was the 3rd man, Mr. Smith.")
+    (ds / "metadata.csv").write_text("\n".join(reversed(lines) if reverse else lines) + "\n")
+    (ds / "wavs" / "LJ002-0001.wav").unlink()
+    corrupt(ds / "wavs" / "LJ003-0002.wav")
+    return ds
+
+
+def test_ljspeech(tmp_path, caplog):
+    fake_ljspeech(tmp_path / "a")
+    with caplog.at_level(logging.WARNING):
+        m = load(prepare_corpus("ljspeech", tmp_path / "a", tmp_path / "out_a", dev_fraction=0.1))
+    assert set(m) == {"train", "dev", "test"}
+    for rows in m.values():
+        check_rows(rows, seconds=0.2)
+    ids = {name: {r["id"] for r in rows} for name, rows in m.items()}
+    assert len(ids["test"]) == 2 and len(ids["dev"]) == 2 and len(ids["train"]) == 14  # 18 usable, 10% each
+    assert not ids["train"] & ids["dev"] and not ids["train"] & ids["test"] and not ids["dev"] & ids["test"]
+    assert {r["text"] for rows in m.values() for r in rows} == {"printing in nineteen eighty four cost five dollars",
+                                                               "he was the third man mister smith"}
+    assert speakers(m["train"] + m["dev"] + m["test"]) == {"LJSpeech-1.1"}
+    assert "LJ002-0001" in caplog.text and "LJ003-0002" in caplog.text
+    # The same ids whatever the order of metadata.csv; another seed, other ids.
+    fake_ljspeech(tmp_path / "b", reverse=True)
+    m2 = load(prepare_corpus("ljspeech", tmp_path / "b" / "LJSpeech-1.1", tmp_path / "out_b", dev_fraction=0.1))
+    assert {name: {r["id"] for r in rows} for name, rows in m2.items()} == ids
+    m3 = load(prepare_corpus("ljspeech", tmp_path / "a", tmp_path / "out_c", dev_fraction=0.1, seed=1))
+    assert {r["id"] for r in m3["test"]} != ids["test"] or {r["id"] for r in m3["dev"]} != ids["dev"]
+
+
+def test_split_by_utterance_edge_cases():
+    rows = [{"id": str(i)} for i in range(4)]
+    assert split_by_utterance(rows, 0, 0) == (rows, [], [])
+    train, dev, test = split_by_utterance(rows, 0.01, 0.01)  # small fractions still hold out one each
+    assert len(train) == 2 and len(dev) == 1 and len(test) == 1
+    with pytest.raises(ValueError, match="lower the fractions"):
+        split_by_utterance(rows[:2], 0.1, 0.1)
+    with pytest.raises(ValueError, match="test_fraction"):
+        split_by_utterance(rows, 0.1, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# TED-LIUM
+
+TALK_SECONDS = 3.0
+
+
+def ramp_sph(path: Path, sr: int = 16000) -> Path:
+    """A NIST SPHERE file whose sample value says its time: x(t) = t / 4 (exact in 16-bit PCM at 1/2**15)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(TALK_SECONDS * sr)) / sr
+    sf.write(str(path), (t / 4).astype(np.float32), sr, format="NIST", subtype="PCM_16")
+    return path
+
+
+def fake_talk(folder: Path, talk: str, audio: str = "ok") -> None:
+    if audio == "ok":
+        ramp_sph(folder / "sph" / f"{talk}.sph")
+    elif audio == "corrupt":
+        corrupt(folder / "sph" / f"{talk}.sph")
+    stm = [
+        f"{talk} 1 {talk} 0.00 0.50 <o,f0,male> ignore_time_segment_in_scoring",
+        f"{talk} 1 {talk} 0.50 1.25 <o,f0,male> i 've {{NOISE}} seen it(2) <unk> there",
+        f"{talk} 1 {talk} 1.25 2.90 <o,f0,male> we 're here",
+        f"{talk} 1 {talk} 2.90 3.40 <o,f0,male> past the end",  # clipped to the 3 s recording
+        f"{talk} 1 {talk} 3.50 4.00 <o,f0,male> wholly outside",  # skipped
+        f"{talk} 1 {talk} 4.00 4.50 <o,f0,male> {{NOISE}}",  # empty after cleaning
+    ]
+    (folder / "stm").mkdir(parents=True, exist_ok=True)
+    (folder / "stm" / f"{talk}.stm").write_text("\n".join(stm) + "\n")
+
+
+def test_tedlium_official_splits_and_offsets(tmp_path, caplog):
+    legacy = tmp_path / "TEDLIUM_release-3" / "legacy"
+    fake_talk(legacy / "train", "AaronHuey_2010X")
+    fake_talk(legacy / "train", "BrokenTalk_2011", audio="corrupt")
+    fake_talk(legacy / "dev", "DanBarber_2010")
+    fake_talk(legacy / "test", "MissingTalk_2012", audio="missing")
+    fake_talk(legacy / "test", "JaneMcGonigal_2010")
+    with caplog.at_level(logging.WARNING):
+        m = load(prepare_corpus("tedlium", tmp_path / "TEDLIUM_release-3", tmp_path / "out"))
+    assert set(m) == {"train", "dev", "test"}
+    assert [len(m[s]) for s in ("train", "dev", "test")] == [3, 3, 3]
+    for rows in m.values():
+        check_rows(rows)
+    rows = m["train"]
+    assert [r["text"] for r in rows] == ["i've seen it there", "we're here", "past the end"]
+    assert [(r["offset"], r["duration"]) for r in rows] == [(0.5, 0.75), (1.25, 1.65), (2.9, pytest.approx(0.1))]
+    assert rows[0]["id"] == "AaronHuey_2010X-0000050-0000125" and speakers(rows) == {"AaronHuey_2010X"}
+    assert all(r["audio"].endswith("AaronHuey_2010X.sph") for r in rows)
+    assert speakers(m["test"]) == {"JaneMcGonigal_2010"}
+    assert "BrokenTalk_2011" in caplog.text and "MissingTalk_2012" in caplog.text and "wholly" not in caplog.text
+    assert "AaronHuey_2010X-0000350-0000400" in caplog.text  # the segment past the end of the talk
+    # The rows cut the right samples out of the talk (the ramp says where we are), in training too.
+    from asr.audio import load_audio
+    from asr.config import FeatureConfig
+    from asr.data.dataset import UtteranceFeatures
+    from asr.data.manifest import segment
+
+    for r in rows:
+        x = load_audio(r["audio"], 16000, *segment(r))
+        assert len(x) == round(r["duration"] * 16000)
+        assert x[0] == pytest.approx(r["offset"] / 4, abs=1e-4)
+        assert x[-1] == pytest.approx((r["offset"] + r["duration"]) / 4, abs=1e-4)
+    cfg = FeatureConfig()
+    feats = UtteranceFeatures(rows, cfg, cache=False)
+    for i, r in enumerate(rows):
+        assert feats.get(i).shape[0] == pytest.approx(r["duration"] / cfg.frame_shift, abs=3)
+
+
+def test_tedlium_single_folder_split_by_speaker(tmp_path):
+    for talk in ("A_2010", "B_2011", "C_2012", "D_2013"):
+        fake_talk(tmp_path / "TEDLIUM_release-3" / "data", talk)
+    m = load(prepare_corpus("tedlium", tmp_path / "TEDLIUM_release-3", tmp_path / "out", dev_fraction=0.25))
+    assert set(m) == {"data", "train", "dev"} and len(m["data"]) == 12
+    assert speakers(m["train"]).isdisjoint(speakers(m["dev"])) and m["dev"]
+    assert sorted(r["id"] for r in m["train"] + m["dev"]) == sorted(r["id"] for r in m["data"])
+    with pytest.raises(ValueError, match="stm"):
+        prepare_corpus("tedlium", tmp_path / "out", tmp_path / "out2")
+
+
+def test_manifest_segment_rows(tmp_path):
+    from asr.audio import load_audio
+    from asr.data.manifest import segment, write_manifest
+
+    assert segment({"audio": "a.wav", "duration": 2.0}) == (0.0, None)  # a whole file
+    assert segment({"offset": 1.5, "duration": 2.0}) == (1.5, 2.0)
+    for bad in ({"offset": -1, "duration": 1}, {"offset": 1}, {"offset": "x", "duration": 1}):
+        with pytest.raises(ValueError, match="offset"):
+            segment(bad)
+    write_manifest(tmp_path / "m.jsonl", [{"audio": "a.sph", "text": "a", "offset": 1.0, "duration": 1.0},
+                                          {"audio": "a.sph", "text": "b", "offset": 1.0}])
+    with pytest.raises(ValueError, match=r"m\.jsonl:2: .*duration"):
+        read_manifest(tmp_path / "m.jsonl")
+    talk = ramp_sph(tmp_path / "talk.sph")
+    assert len(load_audio(talk, 16000, 2.5, 1.0)) == 8000  # cut short at the end of the file
+    with pytest.raises(ValueError, match="past the end"):
+        load_audio(talk, 16000, 3.5, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Generic CSV / TSV
+
+
+def test_csv_tsv_with_default_columns(tmp_path, caplog):
+    data = tmp_path / "mine"
+    for i in range(6):
+        tone(data / "audio" / f"u{i}.flac", seconds=0.3)
+    absolute = tone(tmp_path / "elsewhere" / "abs.wav", seconds=0.3)
+    corrupt(data / "audio" / "u5.flac")
+    lines = ["Speaker_ID\tFilename\tTranscript\tnotes",
+             *(f"s{i % 3}\taudio/u{i}.flac\tRoom {i}, \"B\" wing\t" for i in range(4)),
+             "s1\taudio/u4\tThe 2nd door\tno extension",
+             "s2\taudio/u5.flac\tcorrupt\t", "s2\taudio/gone.flac\tmissing\t", f"s0\t{absolute}\tabsolute path\t"]
+    (data / "train.tsv").write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING):
+        m = load(prepare_corpus("csv", data / "train.tsv", tmp_path / "out", dev_fraction=0.3))
+    assert set(m) == {"all", "train", "dev"}
+    for rows in m.values():
+        check_rows(rows, seconds=0.3)
+    assert [r["text"] for r in m["all"]] == ["room zero b wing", "room one b wing", "room two b wing",
+                                             "room three b wing", "the second door", "absolute path"]
+    assert [r["id"] for r in m["all"]][:2] == ["audio/u0", "audio/u1"]
+    assert speakers(m["all"]) == {"s0", "s1", "s2"} and speakers(m["train"]).isdisjoint(speakers(m["dev"]))
+    assert "audio/u5" in caplog.text and "gone.flac" in caplog.text
+
+
+def test_csv_sniffed_named_columns_and_cli(tmp_path, capsys):
+    from asr.cli import main
+
+    for i in range(3):
+        tone(tmp_path / "wav" / f"{i}.wav")
+    rows = ["clip;words;who", *(f'wav/{i}.wav;"Say {i + 1}; then stop";spk{i}' for i in range(3))]
+    (tmp_path / "test_set.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=r"no an audio path column among \['clip', 'words', 'who'\]"):
+        prepare_corpus("csv", tmp_path / "test_set.csv", tmp_path / "out")
+    m = load(prepare_corpus("csv", tmp_path, tmp_path / "out", path_column="Clip", text_column="words"))
+    assert set(m) == {"test_set"}  # named like an evaluation set: never split
+    assert [r["text"] for r in m["test_set"]] == ["say one then stop", "say two then stop", "say three then stop"]
+    assert speakers(m["test_set"]) == {"wav/0", "wav/1", "wav/2"}  # no speaker column: each its own
+    with pytest.raises(ValueError, match="speaker column 'talker'"):
+        prepare_corpus("csv", tmp_path, tmp_path / "out", path_column="clip", text_column="words",
+                       speaker_column="talker")
+    with pytest.raises(ValueError, match=r"an4: unknown option\(s\) \['text_column'\]"):
+        prepare_corpus("an4", tmp_path, tmp_path / "out", text_column="words")
+    rc = main(["prepare", "csv", str(tmp_path / "test_set.csv"), "--out", str(tmp_path / "cli"),
+               "--path-column", "clip", "--text-column", "words", "--speaker-column", "who"])
+    assert rc == 0 and "test_set\t" in capsys.readouterr().out
+    assert speakers(read_manifest(tmp_path / "cli" / "test_set.jsonl")) == {"spk0", "spk1", "spk2"}
+    assert main(["prepare", "ljspeech", str(tmp_path), "--out", str(tmp_path / "o"), "--text-column", "x"]) == 2
+
+
+def test_new_corpora_are_registered():
+    assert {"commonvoice", "ljspeech", "tedlium", "csv"} <= set(CORPORA)

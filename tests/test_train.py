@@ -3,6 +3,7 @@ a short end-to-end run learns held-out synthetic speech."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -106,3 +107,135 @@ def test_end_to_end_learns_synthetic_speech(synth_model, synth_corpus):
     res = evaluate(load_model(synth_model), str(synth_corpus["test"]))
     assert res["n"] == 40
     assert res["cer"] < 50.0, res["cer"]
+
+
+# ------------------------------------------------------------------ scale: accumulation, AMP, workers, corpus weights
+EXACT = ["model.dropout=0.0", "augment.speed_factors=[]", "augment.freq_masks=0", "augment.time_masks=0",
+         "train.epochs=1", "train.seed=2", "train.checkpoint_every=0"]
+
+
+def _subset(manifest: Path, n: int, out: Path) -> Path:
+    """The first n rows of a manifest, audio paths made absolute, as a new manifest."""
+    from asr.data.manifest import read_manifest, write_manifest
+
+    write_manifest(out, list(read_manifest(manifest))[:n])
+    return out
+
+
+def _small(synth_corpus: dict, tmp_path: Path, n: int = 24) -> dict:
+    return {"train": _subset(synth_corpus["train"], n, tmp_path / f"train{n}.jsonl"), "dev": synth_corpus["dev"]}
+
+
+def _tb_losses(run_dir: Path) -> list[float]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir / "tb"))
+    acc.Reload()
+    return [e.value for e in sorted(acc.Scalars("train/loss"), key=lambda e: e.step)]
+
+
+def test_accumulation_equals_one_big_batch(synth_corpus, tmp_path):
+    """accum_steps 2 x batch 4 against batch 8 (no dropout or augmentation, same seed): the same
+    utterances per step, the same mean loss. Losses within 1e-4 relative, weights within 5e-4:
+    only the floating-point order differs (two partial gradient sums of 4 utterances added,
+    against one sum of 8; products over 4 rows against 8), a few ulps per step (measured: losses
+    within ~1e-7 relative, as in tests/test_ddp.py)."""
+    data = _small(synth_corpus, tmp_path)
+    runs = {}
+    for name, extra in {"big": ["train.batch_size=8"], "accum": ["train.batch_size=4", "train.accum_steps=2"]}.items():
+        cfg = load_config(None, _overrides(data, tmp_path / name, [*EXACT, *extra]))
+        runs[name] = Trainer(cfg).fit()
+    assert runs["big"]["steps"] == runs["accum"]["steps"] == 3
+    a, b = _tb_losses(tmp_path / "big"), _tb_losses(tmp_path / "accum")
+    assert len(a) == 3 and b == pytest.approx(a, rel=1e-4)
+    wa = load_checkpoint(tmp_path / "big" / "last.pt")["model"]["state_dict"]
+    wb = load_checkpoint(tmp_path / "accum" / "last.pt")["model"]["state_dict"]
+    for k in wa:
+        assert torch.allclose(wa[k], wb[k], rtol=0, atol=5e-4), k
+
+
+def test_bf16_autocast_trains_on_cpu(synth_corpus, tmp_path):
+    """train.amp=bf16 runs the model under CPU autocast (CTC in float32) and still learns a step;
+    its first loss is the fp32 loss within bf16 precision (8 mantissa bits: ~1% here)."""
+    data = _small(synth_corpus, tmp_path, 16)
+    losses = {}
+    for amp in ("none", "bf16"):
+        Trainer(load_config(None, _overrides(data, tmp_path / amp, [*EXACT, f"train.amp={amp}"]))).fit()
+        losses[amp] = _tb_losses(tmp_path / amp)
+    assert all(math.isfinite(x) for x in losses["bf16"]) and len(losses["bf16"]) == 2
+    assert losses["bf16"][0] == pytest.approx(losses["none"][0], rel=0.05)
+    state = load_checkpoint(tmp_path / "bf16" / "last.pt")["model"]["state_dict"]
+    assert all(v.dtype == torch.float32 for v in state.values())  # weights stay fp32 (autocast, not .half())
+
+
+def test_fp16_and_cuda_need_a_gpu(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: the CPU-only error paths are not reachable")
+    with pytest.raises(ValueError, match="CUDA"):
+        Trainer(load_config(None, ["data.train=[x.jsonl]", "train.device=cuda", f"train.out_dir={tmp_path}"]))
+    with pytest.raises(ValueError, match="fp16 needs a CUDA"):
+        Trainer(load_config(None, ["data.train=[x.jsonl]", "train.amp=fp16", f"train.out_dir={tmp_path}"]))
+    r = subprocess.run(_cli(["--config", os.devnull, "--device", "cuda", "data.train=[x.jsonl]"]), capture_output=True, text=True)
+    assert r.returncode == 2 and "CUDA is not available" in r.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (checks the GPU path: cuDNN LSTM, AMP, pinned workers)")
+@pytest.mark.parametrize("amp", ["none", "bf16", "fp16"])
+def test_trains_on_gpu(synth_corpus, tmp_path, amp):
+    data = _small(synth_corpus, tmp_path, 16)
+    extra = ["train.device=cuda", f"train.amp={amp}", "data.num_workers=1", "train.accum_steps=2"]
+    result = Trainer(load_config(None, _overrides(data, tmp_path / amp, extra + ["train.epochs=2"]))).fit()
+    assert result["steps"] == 2 and all(math.isfinite(x) for x in _tb_losses(tmp_path / amp))
+
+
+def test_data_workers_give_the_same_batches(synth_corpus, tmp_path):
+    """data.num_workers=2 makes the batches in worker processes: the same batches, in the same
+    order, as in-process (speed perturbation on), also when starting mid-epoch as a resume does;
+    and a run with workers ends with the same weights, bit for bit."""
+    data = _small(synth_corpus, tmp_path, 20)
+    cfg = load_config(None, _overrides(data, tmp_path / "w0", ["train.batch_size=3", "train.epochs=2"]))
+    trainer = Trainer(cfg)
+    inproc = list(trainer.data.stream(0, 2, 2, num_workers=0))
+    workers = list(trainer.data.stream(0, 2, 2, num_workers=2))
+    assert [(e, b) for e, b, _ in workers] == [(e, b) for e, b, _ in inproc]
+    assert len(inproc) == 2 * trainer.data.num_batches(0) - 2
+    for (_, _, x), (_, _, y) in zip(inproc, workers):
+        assert x.ids == y.ids and torch.equal(x.feats, y.feats) and torch.equal(x.targets, y.targets)
+
+    trainer.fit()
+    extra = ["train.batch_size=3", "train.epochs=2", "data.num_workers=2"]
+    Trainer(load_config(None, _overrides(data, tmp_path / "w2", extra))).fit()
+    a = load_checkpoint(tmp_path / "w0" / "last.pt")["model"]["state_dict"]
+    b = load_checkpoint(tmp_path / "w2" / "last.pt")["model"]["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_corpus_weights_repeat_and_subsample():
+    """Weight 3: every utterance of that corpus three times per epoch; weight 0.5: a different,
+    seeded half each epoch; all weights 1: the unweighted batches exactly."""
+    from asr.data.dataset import BucketSampler
+
+    durs = [1.0 + 0.1 * i for i in range(10)]
+    corpus = [0] * 6 + [1] * 4
+    s = BucketSampler(durs, 4, seed=3, corpus=corpus, weights=[1.0, 3.0])
+    items = s.epoch_items(0)
+    assert sorted(items) == list(range(6)) + sorted(list(range(6, 10)) * 3)
+    assert sorted(i for b in s.batches(0) for i in b) == sorted(items)
+
+    half = BucketSampler(durs, 4, seed=3, corpus=corpus, weights=[1.0, 0.5])
+    picks = [tuple(i for i in half.epoch_items(e) if i >= 6) for e in range(6)]
+    assert all(len(p) == 2 for p in picks) and len(set(picks)) > 1
+    assert picks == [tuple(i for i in half.epoch_items(e) if i >= 6) for e in range(6)]  # seeded
+
+    plain, ones = BucketSampler(durs, 4, seed=3), BucketSampler(durs, 4, seed=3, corpus=corpus, weights=[1, 1])
+    assert all(plain.batches(e) == ones.batches(e) for e in range(3))
+
+
+def test_corpus_weights_from_config(synth_corpus, tmp_path):
+    a = _subset(synth_corpus["train"], 6, tmp_path / "a.jsonl")
+    b = _subset(synth_corpus["dev"], 4, tmp_path / "b.jsonl")
+    cfg = load_config(None, [f"data.train=[{a},{b}]", "data.weights=[1, 2.5]", f"train.out_dir={tmp_path / 'run'}", *TINY])
+    items = Trainer(cfg).data.sampler.epoch_items(0)
+    assert len(items) == 6 + 4 * 2 + 2 and all(items.count(i) == 1 for i in range(6))
+    with pytest.raises(ValueError, match="one weight per"):
+        load_config(None, [f"data.train=[{a},{b}]", "data.weights=[1]"])

@@ -2,13 +2,20 @@
 
 Keys: ``audio`` (path; relative paths are relative to the manifest's folder), ``text``,
 ``duration`` (seconds), ``speaker``, ``id``. NeMo manifests (``audio_filepath``) are read too.
+
+A row may also be a segment of a longer recording (TED-LIUM talks): ``offset`` (seconds from the
+start of the file) marks it, and then ``duration`` is the segment's length, not the file's:
+
+    {"audio": "talk.sph", "offset": 17.82, "duration": 10.99, "text": "...", ...}
+
+Rows without ``offset`` are whole files. :func:`segment` gives what to pass to ``load_audio``.
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Iterable, Optional, Union
 
 PathLike = Union[str, os.PathLike]
 
@@ -37,8 +44,32 @@ def read_manifest(path: PathLike) -> list[dict]:
             row["text"] = row.get("text", "")
             row.setdefault("id", Path(audio).stem)
             row.setdefault("speaker", "")
+            if "offset" in row:
+                try:
+                    segment(row)
+                except ValueError as e:
+                    raise ValueError(f"{p}:{n}: {e}") from e
             rows.append(row)
     return rows
+
+
+def segment(row: dict) -> tuple[float, Optional[float]]:
+    """(offset, duration) seconds of the row's audio: (0.0, None) for a whole file.
+
+    Raises ValueError for a negative or non-numeric offset, or an offset row without a positive
+    duration.
+    """
+    if "offset" not in row:
+        return 0.0, None
+    try:
+        offset, duration = float(row["offset"]), float(row.get("duration") or 0)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"offset and duration must be numbers, got offset={row['offset']!r}, "
+                         f"duration={row.get('duration')!r}") from e
+    if not offset >= 0 or not duration > 0:  # also rejects NaN
+        raise ValueError(f"a segment needs offset >= 0 and duration > 0 (seconds), got offset={offset}, "
+                         f"duration={duration}")
+    return offset, duration
 
 
 def write_manifest(path: PathLike, rows: Iterable[dict]) -> int:

@@ -156,8 +156,11 @@ class BeamSearchDecoder:
         else:
             # Token dictionary for a character LM: our ids, with the space spelled "|".
             self.token_dict = fld.Dictionary()
+            if cfg.lm and not hasattr(vocab, "chars"):
+                raise ValueError(f"{cfg.lm}: a character LM needs a character model; with a SentencePiece model "
+                                 "use a word LM (lexicon decoding)")
             for i in range(len(vocab)):
-                c = "<blank>" if i == vocab.blank else vocab.chars[i - 1]
+                c = vocab.token(i)
                 self.token_dict.add_entry(SPACE_TOKEN if c == " " else c)
             lm = _kenlm(cfg.lm, self.token_dict) if cfg.lm else fl.ZeroLM()
             if hotwords:
