@@ -77,18 +77,18 @@ class _BeamStream:
         lp = log_probs.float().contiguous()
         self.lps.append(lp)
         skip, self.prev_confident = blank_skip_mask(lp, self.dec.vocab.blank, self.dec.cfg.blank_skip, self.prev_confident)
-        kept = (~skip).nonzero().squeeze(1)
+        kept = np.flatnonzero(~skip)
         self.kept += (kept + self.frames).tolist()
         self.frames += lp.shape[0]
-        em = lp[kept].contiguous()
+        em = np.ascontiguousarray(lp.numpy()[kept])
         if em.shape[0]:
-            self.dec.decoder.decode_step(em.data_ptr(), em.shape[0], em.shape[1])
+            self.dec.decoder.decode_step(em.ctypes.data, em.shape[0], em.shape[1])
 
     def best(self, offset: float = 0.0) -> tuple[Optional[Hypothesis], list[int]]:
         """(hypothesis, frame path) of the best search state so far."""
         if not self.lps:
             return None, []
-        lp = torch.cat(self.lps)
+        lp = torch.cat(self.lps).numpy()
         r = self.dec.decoder.get_best_hypothesis()
         hyp = self.dec.hypothesis_from(r, lp, offset, self.kept)
         path = [self.dec.vocab.blank] * lp.shape[0]
@@ -100,7 +100,7 @@ class _BeamStream:
     def finish(self) -> None:
         if self.dec.lexicon_mode:  # the free frame after the end, as offline
             em = self.dec.free_frame()
-            self.dec.decoder.decode_step(em.data_ptr(), 1, em.shape[1])
+            self.dec.decoder.decode_step(em.ctypes.data, 1, em.shape[1])
             self.kept.append(self.frames)
         self.dec.decoder.decode_end()
 

@@ -75,9 +75,8 @@ def _speech(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_live_transcribes_what_the_microphone_hears(virtual_mic, words_stream_model, tmp_path):
     """Speech played into the virtual microphone reaches ``asr live`` intact (captured at the
-    device's rate, nothing dropped), and what live prints is exactly what the same recognizer makes
-    of the captured audio. (That the printed words are the spoken ones depends on the model: this
-    small CI model is too weak to promise it; see the streaming benchmark for a real model.)"""
+    device's rate, nothing dropped), live prints the spoken words, and what it prints is exactly
+    what the same recognizer makes of the captured audio."""
     speech = _speech(tmp_path)
     lexicon = tmp_path / "lexicon.txt"
     lexicon.write_text("\n".join(WORD_VOCAB) + "\n")
@@ -118,7 +117,7 @@ def test_live_transcribes_what_the_microphone_hears(virtual_mic, words_stream_mo
     finals = [json.loads(l) for l in events.read_text().splitlines() if json.loads(l)["kind"] == "final"]
     heard = " ".join(f["text"] for f in finals if f["text"])
     assert heard == " ".join(e.text for e in offline if e.kind == "final" and e.text)
-    assert heard, "live printed nothing for 3 spoken words"
+    assert heard.split() == WORDS, f"spoke {WORDS}, live printed {heard!r}"
     assert "[" in out  # finals were displayed
 
 

@@ -13,6 +13,7 @@ import bisect
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..config import DecodeConfig
@@ -24,19 +25,21 @@ from .types import Hypothesis, Word
 SPACE_TOKEN = "|"  # how a character LM spells the space
 
 
-def blank_skip_mask(log_probs: torch.Tensor, blank: int, threshold: float,
-                    prev_confident: bool = False) -> tuple[torch.Tensor, bool]:
+def blank_skip_mask(log_probs, blank: int, threshold: float, prev_confident: bool = False) -> tuple[np.ndarray, bool]:
     """Frames the search may skip: a frame whose blank probability is at least ``threshold`` and
     whose previous frame is one too. A run of near-certain blanks shrinks to its first frame, which
     still separates a repeated letter, so the search sees the same choices on far fewer frames (CTC
     output is mostly blank: about half of AN4's frames go). ``threshold`` <= 0 skips nothing.
-    Returns the mask and whether the last frame was a near-certain blank (``prev_confident`` for
-    the next chunk of a stream)."""
-    if threshold <= 0 or log_probs.shape[0] == 0:
-        return torch.zeros(log_probs.shape[0], dtype=torch.bool), prev_confident and threshold > 0
-    confident = log_probs[:, blank] >= math.log(threshold)
-    before = torch.cat([torch.tensor([prev_confident]), confident[:-1]])
-    return confident & before, bool(confident[-1])
+    ``log_probs``: (T, vocab), a tensor or an array. Returns a boolean array and whether the last
+    frame was a near-certain blank (``prev_confident`` for the next chunk of a stream)."""
+    lp = log_probs.detach().cpu().numpy() if isinstance(log_probs, torch.Tensor) else np.asarray(log_probs)
+    if threshold <= 0 or lp.shape[0] == 0:
+        return np.zeros(lp.shape[0], dtype=bool), prev_confident and threshold > 0
+    confident = lp[:, blank] >= math.log(threshold)
+    skip = np.empty_like(confident)
+    skip[0] = confident[0] and prev_confident
+    skip[1:] = confident[1:] & confident[:-1]
+    return skip, bool(confident[-1])
 
 
 def _flashlight():
@@ -113,6 +116,7 @@ class BeamSearchDecoder:
         if vocab.space < 0:
             raise ValueError("beam search needs a vocabulary with a space token")
         self._fl = fl
+        self._free: np.ndarray | None = None
         hotwords = parse_hotwords(cfg.hotwords, cfg.hotword_boost)
         unit = lm_unit(cfg.lm, cfg.lm_unit) if cfg.lm else None
         self.lexicon_mode = bool(cfg.lexicon) or unit == "word"
@@ -175,20 +179,20 @@ class BeamSearchDecoder:
         """log_probs: (T, vocab) for one utterance -> up to ``nbest`` hypotheses, best first."""
         if log_probs.dim() != 2 or log_probs.shape[1] != len(self.vocab):
             raise ValueError(f"expected log_probs of shape (time, {len(self.vocab)}), got {tuple(log_probs.shape)}")
-        lp = log_probs.detach().float().cpu().contiguous()
+        lp = np.ascontiguousarray(log_probs.detach().cpu().numpy(), dtype=np.float32)
         if hasattr(self._lm, "reset"):
             self._lm.reset()
         skip, _ = blank_skip_mask(lp, self.vocab.blank, self.cfg.blank_skip)
-        kept = (~skip).nonzero().squeeze(1)
+        kept = np.flatnonzero(~skip)
         em = lp[kept]
         if self.lexicon_mode:
-            em = torch.cat([em, self.free_frame()])
-        results = self.decoder.decode(em.data_ptr(), em.shape[0], em.shape[1])
-        skipped_score = float(lp[skip, self.vocab.blank].sum())  # the same for every hypothesis
-        kept_list = kept.tolist() + [lp.shape[0]]  # + the free frame
+            em = np.concatenate([em, self.free_frame()])
+            kept = np.append(kept, lp.shape[0])  # the free frame
+        results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
+        skipped_score = float(lp[skip, self.vocab.blank].sum(dtype=np.float64))  # the same for every hypothesis
         hyps, seen = [], set()
         for r in results:
-            hyp = self.hypothesis_from(r, lp, offset, kept_list, skipped_score)
+            hyp = self.hypothesis_from(r, lp, offset, kept, skipped_score)
             if hyp.text in seen:  # different alignments of the same text
                 continue
             seen.add(hyp.text)
@@ -197,28 +201,34 @@ class BeamSearchDecoder:
                 break
         return hyps or [Hypothesis("", [], float("-inf"), [])]
 
-    def free_frame(self) -> torch.Tensor:
+    def free_frame(self) -> np.ndarray:
         """Lexicon mode: a frame of free space or blank appended after the end, so that a word whose
         last letter is held to the end finishes there (as "cat|") instead of paying for held frames."""
-        em = torch.full((1, len(self.vocab)), -1e4)
-        em[0, [self.vocab.space, self.vocab.blank]] = 0.0
-        return em
+        if self._free is None:
+            self._free = np.full((1, len(self.vocab)), -1e4, dtype=np.float32)
+            self._free[0, [self.vocab.space, self.vocab.blank]] = 0.0
+        return self._free
 
-    def hypothesis_from(self, r, lp: torch.Tensor, offset: float, kept: list[int], skipped_score: float = 0.0) -> Hypothesis:
-        """A flashlight result -> ``Hypothesis``. ``lp``: all T frames; ``kept``: the frames the
-        search saw, in order (T for the free frame)."""
+    def hypothesis_from(self, r, lp: np.ndarray, offset: float, kept, skipped_score: float = 0.0) -> Hypothesis:
+        """A flashlight result -> ``Hypothesis``. ``lp``: (T, vocab) log-probs of all frames;
+        ``kept``: the frames the search saw, in order (T for the free frame)."""
         T = lp.shape[0]
-        # The search's tokens and word labels are per kept frame (between padding); skipped frames are blank.
-        path = [self.vocab.blank] * T
-        for t, k in zip(kept, list(r.tokens)[1:]):
-            if t < T:
-                path[t] = k
-        conf = lp.gather(1, torch.tensor(path, dtype=torch.long)[:, None]).squeeze(1).exp().tolist()
+        kept = np.asarray(kept, dtype=np.int64)
+        tokens = np.asarray(r.tokens[1 : len(kept) + 1], dtype=np.int64)  # drop the leading padding
+        n = len(tokens)
+        inside = kept[:n] < T
+        # Skipped frames are blank; the search's tokens sit on the kept frames.
+        path = np.full(T, self.vocab.blank, dtype=np.int64)
+        path[kept[:n][inside]] = tokens[inside]
+        conf = torch.from_numpy(lp[np.arange(T), path]).exp().tolist()  # torch's exp, as greedy decoding's
+        path_list = path.tolist()
         if self.lexicon_mode:
-            ends = [(min(t, T - 1), w) for t, w in zip(kept, list(r.words)[1:]) if w >= 0]
-            words = self._lexicon_words(path, ends, conf, offset)
+            labels = np.asarray(r.words[1 : len(kept) + 1], dtype=np.int64)
+            at = np.flatnonzero(labels >= 0)
+            ends = [(min(int(kept[i]), T - 1), int(labels[i])) for i in at]
+            words = self._lexicon_words(path_list, ends, conf, offset)
         else:
-            words = words_from_alignment(collapse(path, self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
+            words = words_from_alignment(collapse(path_list, self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
         text = " ".join(w.text for w in words)
         return Hypothesis(text=text, tokens=self.vocab.encode(text), score=float(r.score) + skipped_score, words=words)
 
