@@ -90,12 +90,7 @@ class _BeamStream:
             return None, []
         lp = torch.cat(self.lps).numpy()
         r = self.dec.decoder.get_best_hypothesis()
-        hyp = self.dec.hypothesis_from(r, lp, offset, self.kept)
-        path = [self.dec.vocab.blank] * lp.shape[0]
-        for t, k in zip(self.kept, list(r.tokens)[1:]):
-            if t < len(path):
-                path[t] = k
-        return hyp, path
+        return self.dec.hypothesis_from(r, lp, offset, self.kept), self.dec.frame_path(r, self.kept, lp.shape[0]).tolist()
 
     def finish(self) -> None:
         if self.dec.lexicon_mode:  # the free frame after the end, as offline

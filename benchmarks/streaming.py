@@ -34,6 +34,7 @@ from asr.audio import load_audio  # noqa: E402
 from asr.config import DecodeConfig  # noqa: E402
 from asr.data.dataset import load_rows  # noqa: E402
 from asr.decoding import make_decoder  # noqa: E402
+from asr.decoding.timing import FRAME_SECONDS, frame_db  # noqa: E402
 from asr.export import quantize_int8  # noqa: E402
 from asr.features import compute_features  # noqa: E402
 from asr.lm import estimate, read_sentences, write_arpa  # noqa: E402
@@ -78,11 +79,9 @@ def stream_all(model: AcousticModel, utts, decode: DecodeConfig | None = None) -
 
 def speech_bounds(audio: np.ndarray, sr: int) -> tuple[float, float]:
     """First and last 10 ms frame within 30 dB of the loudest frame, in seconds."""
-    hop = sr // 100
-    n = len(audio) // hop
-    db = 10 * np.log10(np.mean(audio[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-10)
+    db = frame_db(audio, sr)
     loud = np.nonzero(db > db.max() - 30)[0]
-    return loud[0] * hop / sr, (loud[-1] + 1) * hop / sr
+    return loud[0] * FRAME_SECONDS, (loud[-1] + 1) * FRAME_SECONDS
 
 
 def realtime_latency(model: AcousticModel, utts, n: int, endpoint: EndpointConfig) -> dict:

@@ -209,17 +209,23 @@ class BeamSearchDecoder:
             self._free[0, [self.vocab.space, self.vocab.blank]] = 0.0
         return self._free
 
+    def frame_path(self, r, kept, T: int) -> np.ndarray:
+        """The best path over all T frames: the search's tokens on the frames it saw (``kept``,
+        after the leading padding), blank on the skipped ones."""
+        kept = np.asarray(kept, dtype=np.int64)
+        tokens = np.asarray(r.tokens[1 : len(kept) + 1], dtype=np.int64)
+        n = len(tokens)
+        inside = kept[:n] < T
+        path = np.full(T, self.vocab.blank, dtype=np.int64)
+        path[kept[:n][inside]] = tokens[inside]
+        return path
+
     def hypothesis_from(self, r, lp: np.ndarray, offset: float, kept, skipped_score: float = 0.0) -> Hypothesis:
         """A flashlight result -> ``Hypothesis``. ``lp``: (T, vocab) log-probs of all frames;
         ``kept``: the frames the search saw, in order (T for the free frame)."""
         T = lp.shape[0]
         kept = np.asarray(kept, dtype=np.int64)
-        tokens = np.asarray(r.tokens[1 : len(kept) + 1], dtype=np.int64)  # drop the leading padding
-        n = len(tokens)
-        inside = kept[:n] < T
-        # Skipped frames are blank; the search's tokens sit on the kept frames.
-        path = np.full(T, self.vocab.blank, dtype=np.int64)
-        path[kept[:n][inside]] = tokens[inside]
+        path = self.frame_path(r, kept, T)
         conf = torch.from_numpy(lp[np.arange(T), path]).exp().tolist()  # torch's exp, as greedy decoding's
         path_list = path.tolist()
         if self.lexicon_mode:
