@@ -97,6 +97,7 @@ def session(device: str = "cpu", timeout_minutes: float = 60.0) -> Iterator[Dist
     log.info("rank %d/%d (local %d) on %s, backend %s", rank, world, local_rank, dev, backend)
     try:
         yield DistEnv(rank=rank, world_size=world, local_rank=local_rank, device=dev)
+        dist.barrier()  # leave together: tearing gloo down while a peer still talks can abort at exit
     finally:
         dist.destroy_process_group()
 
