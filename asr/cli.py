@@ -125,9 +125,10 @@ def _tokenizer_train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
+    from .pretrained import resolve_model
     from .transcribe import load_model
 
-    rec = load_model(args.model, args.device, _decode_config(args))
+    rec = load_model(resolve_model(args.model, "offline"), args.device, _decode_config(args))
 
     def show(u: dict) -> None:
         if not args.quiet:
@@ -148,6 +149,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _transcribe(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .pretrained import resolve_model
     from .transcribe import expand_inputs, load_model, transcribe_files
     from .writers import FORMATS, render, write_outputs
 
@@ -157,7 +159,7 @@ def _transcribe(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.files)
     if not paths:
         raise ValueError(f"no audio files found in {args.files}")
-    rec = load_model(args.model, args.device, _decode_config(args))
+    rec = load_model(resolve_model(args.model, "offline"), args.device, _decode_config(args))
     failed = 0
     bar = tqdm(total=len(paths), unit="file", disable=len(paths) < 2 or not sys.stderr.isatty(), file=sys.stderr)
     for res in transcribe_files(rec, paths, batch_size=args.batch_size):
@@ -188,9 +190,10 @@ def _stream(args: argparse.Namespace) -> int:
 
     from .audio import stream_audio
     from .model import AcousticModel
+    from .pretrained import resolve_model
     from .streaming import EndpointConfig, StreamingRecognizer
 
-    model = AcousticModel.load(args.model)
+    model = AcousticModel.load(resolve_model(args.model, "streaming"))
     if args.int8:
         from .export import quantize_int8
 
@@ -230,15 +233,14 @@ def _live(args: argparse.Namespace) -> int:
         if args.list_devices:
             print(list_devices())
             return 0
-        if not args.model:
-            raise ValueError("asr live needs --model (a unidirectional checkpoint)")
         from .live import Display, run_live
         from .model import AcousticModel
+        from .pretrained import resolve_model
         from .streaming import EndpointConfig
 
         display = Display()
         device = int(args.device) if args.device and args.device.isdigit() else args.device
-        model = AcousticModel.load(args.model)
+        model = AcousticModel.load(resolve_model(args.model, "streaming"))
         if args.int8:
             from .export import quantize_int8
 
@@ -258,6 +260,14 @@ def _export(args: argparse.Namespace) -> int:
 
     path = export_streaming(AcousticModel.load(args.model), args.output, chunk_frames=args.chunk_frames)
     print(f"wrote {path}: one streaming step, (feats, h, c) -> (log_probs, h, c); load with asr.export.load_exported")
+    return 0
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from .pretrained import pack_checkpoint
+
+    out = pack_checkpoint(args.model, args.output, args.dtype)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {args.dtype} weights)")
     return 0
 
 
@@ -308,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_tune)
 
     s = sub.add_parser("evaluate", help="WER/CER/RTF of a model on a manifest")
-    s.add_argument("--model", required=True, help="checkpoint file or training folder")
+    s.add_argument("--model", help="checkpoint file or training folder (default: the bundled offline English model)")
     s.add_argument("--manifest", required=True, help="JSONL manifest (audio, text)")
     s.add_argument("--json", help="write the results here")
     s.add_argument("--batch-size", type=int, default=16)
@@ -319,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("transcribe", help="transcribe audio files")
     s.add_argument("files", nargs="+", help="audio files (wav, flac, ogg/opus, mp3, sph), directories (searched recursively) or globs")
-    s.add_argument("--model", required=True, help="checkpoint file or training folder")
+    s.add_argument("--model", help="checkpoint file or training folder (default: the bundled offline English model)")
     s.add_argument("--device", default="cpu", help="cpu or cuda")
     s.add_argument("--format", default="txt", choices=["txt", "json", "srt", "vtt", "tsv", "all"])
     s.add_argument("--output-dir", help="write <file stem>.<format> here instead of printing")
@@ -329,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("stream", help="feed a file through the streaming recognizer, printing events")
     s.add_argument("file")
-    s.add_argument("--model", required=True, help="a unidirectional (streaming) checkpoint")
+    s.add_argument("--model", help="a unidirectional (streaming) checkpoint (default: the bundled streaming English model)")
     s.add_argument("--realtime", action="store_true", help="pace the audio as if spoken live")
     s.add_argument("--chunk-ms", type=float, default=100.0, help="audio block size fed per call")
     s.add_argument("--partials", action=argparse.BooleanOptionalAction, default=True, help="print partial results")
@@ -340,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_stream)
 
     s = sub.add_parser("live", help="transcribe the microphone live")
-    s.add_argument("--model", help="a unidirectional (streaming) checkpoint")
+    s.add_argument("--model", help="a unidirectional (streaming) checkpoint (default: the bundled streaming English model)")
     s.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     s.add_argument("--device", help="input device index or name (default: the system default)")
     s.add_argument("--save", metavar="FILE.wav", help="also keep the captured audio")
@@ -357,6 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, help="output .pt2 file")
     s.add_argument("--chunk-frames", type=int, default=16, help="output frames per chunk (fixed in the export)")
     s.set_defaults(func=_export)
+
+    s = sub.add_parser("pack", help="shrink a checkpoint for distribution (inference weights only, fp16)")
+    s.add_argument("model", help="checkpoint file or training folder")
+    s.add_argument("-o", "--output", required=True, help="output .pt file")
+    s.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
+    s.set_defaults(func=_pack)
 
     s = sub.add_parser("lm", help="language models")
     lm_sub = s.add_subparsers(dest="lm_command", required=True)

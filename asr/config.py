@@ -167,6 +167,9 @@ class TrainConfig:
     # Micro-batches per optimizer step: the step sees accum_steps x batch_size x processes
     # utterances (one length-sorted global batch, split), as one big batch would.
     accum_steps: int = 1
+    # Fine-tuning: start from this checkpoint's weights and feature statistics (same features,
+    # model shape and vocabulary required) instead of a random initialisation. Ignored on resume.
+    init_from: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.amp not in ("none", "bf16", "fp16"):

@@ -23,7 +23,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import soundfile as sf
@@ -263,6 +263,19 @@ def _make_clip(clip: _Clip, wav_dir: Path) -> dict:
             "duration": round(len(audio) / SAMPLE_RATE, 4), "speaker": clip.speaker, "id": clip.id}
 
 
+def synthesize_texts(out_dir: PathLike, name: str, texts: Sequence[str], seed: int = 0, workers: int = 2) -> Path:
+    """Speak each of ``texts`` (normalised transcripts) with a random voice, speed, pitch, padding
+    and noise, as the corpus clips are; write ``out_dir/wav/<name>_NNNNN.wav`` and
+    ``out_dir/<name>.jsonl``; return the manifest path."""
+    out = Path(out_dir)
+    wav_dir = out / "wav"
+    wav_dir.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        rows = list(pool.map(lambda c: _make_clip(c, wav_dir), _plan(name, list(texts), seed)))
+    write_manifest(out / f"{name}.jsonl", rows)
+    return out / f"{name}.jsonl"
+
+
 def synthesize_corpus(out_dir: PathLike, n_train: int = 600, n_dev: int = 60, n_test: int = 60,
                       seed: int = 0, workers: int = 2) -> dict[str, Path]:
     """Write ``out_dir/wav/*.wav`` and ``train.jsonl``, ``dev.jsonl``, ``test.jsonl``.
@@ -287,12 +300,7 @@ def synthesize_corpus(out_dir: PathLike, n_train: int = 600, n_dev: int = 60, n_
         for t in ts:
             assert normalize_text(t) == t, f"grammar produced unnormalised text {t!r}"
 
-    manifests: dict[str, Path] = {}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for split, ts in texts.items():
-            rows = list(pool.map(lambda c: _make_clip(c, wav_dir), _plan(split, ts, seed)))
-            manifests[split] = out / f"{split}.jsonl"
-            write_manifest(manifests[split], rows)
+    manifests = {split: synthesize_texts(out, split, ts, seed, workers) for split, ts in texts.items()}
 
     version = subprocess.run([espeak_binary(), "--version"], capture_output=True, text=True).stdout.strip()
     info = {"seed": seed, "counts": {k: len(v) for k, v in texts.items()}, "speakers": list(SPEAKERS),

@@ -19,6 +19,7 @@ import math
 import random
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -82,6 +83,11 @@ def evaluate_wer(model: AcousticModel, feats: UtteranceFeatures, batch_size: int
     return error_rates(refs, hyps)
 
 
+def _shape(model_cfg: dict) -> dict:
+    """The model settings that weights depend on (dropout may change when fine-tuning)."""
+    return {k: v for k, v in model_cfg.items() if k != "dropout"}
+
+
 class Trainer:
     """``Trainer(cfg).fit()`` in one process. Under torchrun, pass the ``DistEnv`` that
     ``distributed.session()`` yields: every rank trains, rank 0 alone writes."""
@@ -137,8 +143,11 @@ class Trainer:
             self._load_state(self.out / "last.pt")
         elif self.env.is_main:  # other ranks receive the statistics with the weights, below
             save_config(cfg, self.out / "config.yaml")
-            log.info("computing feature normalisation statistics over %d utterances", min(2000, len(rows)))
-            self.model.set_normalization(*(x.to(self.device) for x in feature_stats(self.data.features, seed=t.seed)))
+            if t.init_from:
+                self._init_from(t.init_from)
+            else:
+                log.info("computing feature normalisation statistics over %d utterances", min(2000, len(rows)))
+                self.model.set_normalization(*(x.to(self.device) for x in feature_stats(self.data.features, seed=t.seed)))
         # DDP copies rank 0's weights to every rank, then averages gradients during backward.
         # The buffers (normalisation statistics) never change: they are sent once, here.
         self.net: nn.Module = self.model
@@ -151,6 +160,22 @@ class Trainer:
             print(self.model.summary(), file=sys.stderr)
             print(f"train: {len(rows)} utterances, {sum(float(r.get('duration') or 0) for r in rows) / 3600:.2f} h, "
                   f"{self.steps_per_epoch} steps/epoch; {self._describe_setup()}", file=sys.stderr)
+
+    def _init_from(self, path: str) -> None:
+        """Copy weights and normalisation statistics from a checkpoint whose model fits this config."""
+        ckpt = load_checkpoint(path)
+        if "model" in ckpt and "state_dict" not in ckpt:  # a trainer checkpoint (last.pt)
+            ckpt = ckpt["model"]
+        source = AcousticModel.from_checkpoint(ckpt)
+        mismatch = [name for name, mine, theirs in (
+            ("features", asdict(self.cfg.features), asdict(source.feature_cfg)),
+            ("model", _shape(asdict(self.cfg.model)), _shape(asdict(source.cfg))),
+            ("vocabulary", self.vocab.to_dict(), source.vocab.to_dict())) if mine != theirs]
+        if mismatch:
+            raise ValueError(f"train.init_from={path}: its {' and '.join(mismatch)} differ from this config's; "
+                             "fine-tuning needs the same features, model shape and vocabulary")
+        self.model.load_state_dict(source.state_dict())
+        log.info("initialised from %s (weights and feature statistics)", path)
 
     def _load_train_rows(self) -> tuple[list[dict], Optional[list[int]]]:
         """Training rows, and with data.weights the manifest index of each row."""
