@@ -207,6 +207,8 @@ def _stream(args: argparse.Namespace) -> int:
 
     def show(events) -> None:
         for e in events:
+            if not e.text:  # an utterance that ended with nothing recognised
+                continue
             lag = (time.perf_counter() - t0 - sent / sr) * 1000 if args.realtime else e.compute_ms
             label = "lag" if args.realtime else "compute"
             line = f"[{e.kind:7s} {e.start:7.2f}-{e.end:7.2f}s] {e.text}  ({label} {lag:.0f} ms)"

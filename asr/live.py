@@ -28,7 +28,10 @@ class Display:
         else:
             prefix = "\r" + " " * self.width + "\r" if self.tty and self.width else ""
             self.width = 0
-            self.out.write(f"{prefix}[{e.start:6.2f}-{e.end:6.2f}] {e.text}\n" if e.kind == "final" else f"~ {e.text}\n")
+            if e.kind == "final" and not e.text:  # nothing recognised: just clear the partial line
+                self.out.write(prefix)
+            else:
+                self.out.write(f"{prefix}[{e.start:6.2f}-{e.end:6.2f}] {e.text}\n" if e.kind == "final" else f"~ {e.text}\n")
         self.out.flush()
 
 

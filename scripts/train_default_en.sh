@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Reproduce the bundled English models (asr/models/default_en.pt, default_en_stream.pt) from the
+# corpora, then score them (benchmarks/results/default_model.json).
+#
+#   bash scripts/train_default_en.sh [CORPORA_DIR]      # default: ../shared/corpora
+#
+# Stage 0: manifests with held-out speakers + espeak-ng speech (scripts/prepare_default_en.py).
+# Stage 1: AN4-only models (configs/an4.yaml, configs/an4_stream.yaml), ~45 min, both at once.
+# Stage 2: fine-tune each on all the data (configs/default_en*.yaml), ~100 min, both at once.
+# Stage 3: pack fp16 inference checkpoints into asr/models/ and run the benchmark.
+# Each training runs on one core (train.threads=1); on a 2-core machine the pairs run side by
+# side. A killed run continues where it stopped: rerun the script (it resumes unfinished stages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CORPORA="${1:-../shared/corpora}"
+PY=.venv/bin/python
+ASR=.venv/bin/asr
+DATA=data/default_en
+STAGE1=exp/default_en_stage1
+
+$PY scripts/prepare_default_en.py "$CORPORA" --out "$DATA"
+
+train() {  # train CONFIG OUT_DIR [overrides...]: resume if a run is there, skip if it finished
+    local config=$1 out=$2; shift 2
+    if [[ -f "$out/done" ]]; then echo "$out: finished earlier"; return; fi
+    if [[ -f "$out/last.pt" ]]; then
+        $ASR train --resume "$out" > "$out.log" 2>&1
+    else
+        $ASR train --config "$config" train.out_dir="$out" "$@" > "$out.log" 2>&1
+    fi
+    touch "$out/done"
+}
+
+mkdir -p "$STAGE1"
+train configs/an4.yaml "$STAGE1/an4" data.train="[$DATA/an4/train.jsonl]" data.dev="$DATA/an4/dev.jsonl" train.threads=1 &
+train configs/an4_stream.yaml "$STAGE1/an4_stream" data.train="[$DATA/an4/train.jsonl]" data.dev="$DATA/an4/dev.jsonl" &
+wait
+train configs/default_en.yaml exp/default_en train.init_from="$STAGE1/an4/best.pt" &
+train configs/default_en_stream.yaml exp/default_en_stream train.init_from="$STAGE1/an4_stream/best.pt" &
+wait
+
+$ASR pack exp/default_en -o asr/models/default_en.pt
+$ASR pack exp/default_en_stream -o asr/models/default_en_stream.pt
+$PY benchmarks/default_model.py --data "$DATA"

@@ -1,0 +1,107 @@
+"""The bundled models: present, small, the right kind, used when --model is absent; packing a
+checkpoint in fp16; fine-tuning from a checkpoint (train.init_from)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import save_tiny_model, speechlike
+
+from asr.cli import main
+from asr.config import load_config
+from asr.features import compute_features
+from asr.model import AcousticModel
+from asr.pretrained import DEFAULT_MODELS, MODELS_DIR, default_model, pack_checkpoint, resolve_model
+from asr.train.loop import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def test_bundled_models_are_there_small_and_the_right_kind():
+    offline, streaming = AcousticModel.load(default_model("offline")), AcousticModel.load(default_model("streaming"))
+    assert offline.cfg.bidirectional and not streaming.cfg.bidirectional
+    total = sum((MODELS_DIR / name).stat().st_size for name in DEFAULT_MODELS.values())
+    assert total <= 25e6, f"bundled models take {total / 1e6:.1f} MB (budget 25 MB)"
+    # The fp16 weights come back as fp32 parameters.
+    assert all(p.dtype == torch.float32 for p in offline.parameters())
+
+
+def test_notice_names_every_training_corpus_and_license():
+    notice = (MODELS_DIR / "NOTICE").read_text()
+    for needle in ("AN4", "Carnegie Mellon", "Free Spoken Digit", "CC BY-SA 4.0", "Libri-light", "CC BY 4.0", "speechocean762"):
+        assert needle in notice, needle
+
+
+def test_package_data_ships_the_models():
+    toml = (ROOT / "pyproject.toml").read_text()
+    assert '"models/*.pt"' in toml and '"models/NOTICE"' in toml
+
+
+def test_resolve_model_prefers_the_given_path(tmp_path):
+    assert resolve_model(tmp_path / "x.pt", "offline") == tmp_path / "x.pt"
+    assert resolve_model(None, "streaming") == MODELS_DIR / DEFAULT_MODELS["streaming"]
+    with pytest.raises(ValueError, match="unknown model kind"):
+        default_model("tiny")
+
+
+def test_transcribe_and_stream_use_the_bundled_models_without_model(capsys):
+    assert main(["transcribe", str(EXAMPLES / "command.flac")]) == 0
+    assert capsys.readouterr().out.strip() == "stop"
+    assert main(["stream", str(EXAMPLES / "command.flac"), "--no-partials"]) == 0
+    out = capsys.readouterr().out
+    assert "final" in out and "stop" in out
+
+
+def test_evaluate_uses_the_bundled_model_without_model(capsys):
+    assert main(["evaluate", "--manifest", str(EXAMPLES / "examples.jsonl"), "-q"]) == 0
+    assert "WER" in capsys.readouterr().out
+
+
+def test_pack_fp16_halves_the_file_and_keeps_the_output(tmp_path):
+    src = save_tiny_model(tmp_path / "tiny.pt")
+    with torch.no_grad():  # make the weights big enough for the size comparison to mean something
+        m = AcousticModel.load(src)
+        m.output = torch.nn.Linear(m.output.in_features, m.output.out_features)
+        m.save(src)
+        m = AcousticModel.load(src)
+    dst = pack_checkpoint(src, tmp_path / "tiny16.pt")
+    assert dst.stat().st_size < 0.7 * src.stat().st_size
+    m16 = AcousticModel.load(dst)
+    feats = compute_features(torch.from_numpy(speechlike(16000, 1.5)), m.feature_cfg)[None]
+    lens = torch.tensor([feats.shape[1]])
+    with torch.no_grad():
+        a, _ = m(feats, lens)
+        b, _ = m16(feats, lens)
+    assert torch.allclose(a, b, atol=2e-2)
+    assert torch.equal(m.feat_mean, m16.feat_mean)  # statistics stay fp32
+    with pytest.raises(ValueError, match="fp16 or fp32"):
+        pack_checkpoint(src, tmp_path / "x.pt", "int4")
+
+
+def test_pack_command(tmp_path, capsys):
+    src = save_tiny_model(tmp_path / "tiny.pt")
+    assert main(["pack", str(src), "-o", str(tmp_path / "out.pt")]) == 0
+    assert "fp16" in capsys.readouterr().out and (tmp_path / "out.pt").is_file()
+
+
+def _tiny_cfg(corpus: dict, out: Path, extra: list[str]):
+    return load_config(None, [f"data.train=[{corpus['train']}]", f"data.dev={corpus['dev']}", f"train.out_dir={out}",
+                              "model.hidden=16", "model.layers=1", "train.threads=1", "train.epochs=1", *extra])
+
+
+def test_init_from_copies_weights_and_statistics(synth_corpus, tmp_path):
+    src = save_tiny_model(tmp_path / "tiny.pt")
+    source = AcousticModel.load(src)
+    trainer = Trainer(_tiny_cfg(synth_corpus, tmp_path / "ft", [f"train.init_from={src}", "model.dropout=0.3"]))
+    for (name, a), b in zip(trainer.model.state_dict().items(), source.state_dict().values()):
+        assert torch.equal(a, b), name
+    fresh = Trainer(_tiny_cfg(synth_corpus, tmp_path / "fresh", ["model.dropout=0.0"]))
+    assert not torch.equal(fresh.model.feat_mean, source.feat_mean)
+
+
+def test_init_from_a_different_shape_is_a_clear_error(synth_corpus, tmp_path):
+    src = save_tiny_model(tmp_path / "tiny.pt")
+    with pytest.raises(ValueError, match="init_from.*model differ"):
+        Trainer(_tiny_cfg(synth_corpus, tmp_path / "ft", [f"train.init_from={src}", "model.hidden=24"]))

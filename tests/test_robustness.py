@@ -1,0 +1,177 @@
+"""The bundled models on audio nobody here chose: telephone, music, silences, clipping, whispers.
+
+Speech comes from the committed examples/ clips (espeak-ng); each test degrades it the way the
+real world does and transcribes the result as a file, with both bundled models (the offline one
+through `Recognizer.transcribe`, the streaming one through `StreamingRecognizer` with
+endpointing, as `asr live`). "Sensible" = WER against the spoken text at most MAX_WER; "no
+garbage" = never more words than were spoken plus EXTRA_WORDS, and next to nothing on audio
+without speech.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from asr.audio import load_audio
+from asr.model import AcousticModel
+from asr.pretrained import default_model
+from asr.streaming import StreamingRecognizer
+from asr.train.metrics import error_rates
+from asr.transcribe import load_model
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SR = 16000
+MAX_WER = 50.0
+EXTRA_WORDS = 2
+CLIPS = {"digits": "enter five three one two", "sentence": "the old man walked slowly along the river to the village"}
+
+
+@pytest.fixture(scope="module")
+def offline():
+    return load_model(default_model("offline"))
+
+
+@pytest.fixture(scope="module")
+def streaming():
+    return AcousticModel.load(default_model("streaming"))
+
+
+def transcribe(kind: str, path: Path, offline, streaming) -> str:
+    if kind == "offline":
+        return offline.transcribe(str(path)).text
+    rec = StreamingRecognizer(streaming)
+    audio = load_audio(path, SR)
+    finals = []
+    for i in range(0, len(audio), 1600):  # 100 ms blocks, as a microphone delivers them
+        finals += [e.text for e in rec.accept(audio[i : i + 1600]) if e.kind == "final"]
+    finals += [e.text for e in rec.finish() if e.kind == "final"]
+    return " ".join(t for t in finals if t)
+
+
+def speech(name: str) -> np.ndarray:
+    return load_audio(EXAMPLES / f"{name}.flac", SR)
+
+
+def assert_sensible(hyp: str, ref: str, allow_empty: bool = False) -> None:
+    assert len(hyp.split()) <= len(ref.split()) + EXTRA_WORDS, f"too many words: {hyp!r} for {ref!r}"
+    if allow_empty and not hyp.strip():
+        return
+    wer = error_rates([ref], [hyp])[0]
+    assert wer <= MAX_WER, f"WER {wer:.0f}%: {hyp!r} for {ref!r}"
+
+
+def music(seconds: float, sr: int, seed: int = 0) -> np.ndarray:
+    """A stereo pop-like backing: chords of harmonic tones, a bass line and a kick drum."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    out = np.zeros((len(t), 2))
+    beat = 0.5
+    for k in range(int(seconds / (4 * beat)) + 1):  # a chord per bar
+        root = 220 * 2 ** (rng.choice([0, 3, 5, 7, 8, 10]) / 12)
+        on = (t >= 4 * beat * k) & (t < 4 * beat * (k + 1))
+        for step, pan in ((1.0, 0.3), (2 ** (4 / 12), 0.7), (2 ** (7 / 12), 0.5), (0.5, 0.5)):
+            f = root * step
+            tone = sum(np.sin(2 * np.pi * f * h * t) / h for h in range(1, 6))
+            env = np.exp(-((t - 4 * beat * k) % (4 * beat)) * 1.5)
+            out[:, 0] += on * tone * env * (1 - pan)
+            out[:, 1] += on * tone * env * pan
+    for k in range(int(seconds / beat)):  # kick: a decaying 55 Hz sine with a click
+        start = int(k * beat * sr)
+        n = min(int(0.25 * sr), len(t) - start)
+        tt = np.arange(n) / sr
+        kick = np.sin(2 * np.pi * 55 * tt) * np.exp(-tt * 18) * 2
+        out[start : start + n] += kick[:, None]
+    return out / np.abs(out).max()
+
+
+def mix_at_snr(speech_44k: np.ndarray, back: np.ndarray, snr_db: float) -> np.ndarray:
+    p_s = np.mean(speech_44k ** 2)
+    p_m = np.mean(back ** 2)
+    back = back * np.sqrt(p_s / (p_m * 10 ** (snr_db / 10)))
+    mixed = back + speech_44k[:, None] * np.array([0.9, 1.0])
+    return mixed / max(1.0, np.abs(mixed).max() / 0.95)
+
+
+KINDS = ["offline", "streaming"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("clip", list(CLIPS))
+def test_clean_examples_are_recognised(kind, clip, offline, streaming):
+    """The baseline the degraded versions are compared against."""
+    assert_sensible(transcribe(kind, EXAMPLES / f"{clip}.flac", offline, streaming), CLIPS[clip])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("clip", list(CLIPS))
+def test_telephone_8khz_mulaw(kind, clip, tmp_path, offline, streaming):
+    x = speech(clip)
+    spec = np.fft.rfft(x)
+    freqs = np.fft.rfftfreq(len(x), 1 / SR)
+    spec[(freqs < 300) | (freqs > 3400)] = 0  # the telephone band
+    narrow = soxr.resample(np.fft.irfft(spec, len(x)).astype(np.float32), SR, 8000)
+    path = tmp_path / "phone.wav"
+    sf.write(str(path), narrow, 8000, subtype="ULAW")  # G.711 mu-law, as a phone line carries it
+    assert sf.info(str(path)).samplerate == 8000
+    assert_sensible(transcribe(kind, path, offline, streaming), CLIPS[clip])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("clip", list(CLIPS))
+def test_music_with_speech_44k_stereo(kind, clip, tmp_path, offline, streaming):
+    x = soxr.resample(speech(clip), SR, 44100)
+    path = tmp_path / "song.wav"
+    sf.write(str(path), mix_at_snr(x, music(len(x) / 44100, 44100), snr_db=10.0).astype(np.float32), 44100, subtype="PCM_16")
+    assert sf.info(str(path)).channels == 2
+    assert_sensible(transcribe(kind, path, offline, streaming), CLIPS[clip])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_music_alone_gives_next_to_nothing(kind, tmp_path, offline, streaming):
+    path = tmp_path / "music.wav"
+    sf.write(str(path), (0.8 * music(10.0, 44100, seed=1)).astype(np.float32), 44100, subtype="PCM_16")
+    hyp = transcribe(kind, path, offline, streaming)
+    assert len(hyp.split()) <= 2, hyp
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_long_silences_between_speech(kind, tmp_path, offline, streaming):
+    quiet = lambda s: np.random.default_rng(0).normal(0, 3e-4, int(s * SR)).astype(np.float32)  # noqa: E731
+    audio = np.concatenate([quiet(8), speech("digits"), quiet(20), speech("sentence"), quiet(8)])
+    path = tmp_path / "gaps.flac"
+    sf.write(str(path), audio, SR)
+    assert_sensible(transcribe(kind, path, offline, streaming), CLIPS["digits"] + " " + CLIPS["sentence"])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("clip", list(CLIPS))
+def test_clipped_speech(kind, clip, tmp_path, offline, streaming):
+    x = speech(clip)
+    path = tmp_path / "clipped.wav"
+    sf.write(str(path), np.clip(x * 8.0 / np.abs(x).max(), -1, 1), SR, subtype="PCM_16")  # peaks 8x over full scale
+    assert_sensible(transcribe(kind, path, offline, streaming), CLIPS[clip])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("clip", list(CLIPS))
+def test_near_silent_speech(kind, clip, tmp_path, offline, streaming):
+    x = speech(clip)
+    path = tmp_path / "faint.wav"
+    sf.write(str(path), x * (0.003 / np.abs(x).max()), SR, subtype="PCM_16")  # peaks at -50 dBFS
+    assert_sensible(transcribe(kind, path, offline, streaming), CLIPS[clip], allow_empty=True)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("signal", ["digital_silence", "faint_hiss", "dc_offset"])
+def test_no_speech_gives_next_to_nothing(kind, signal, tmp_path, offline, streaming):
+    n = 6 * SR
+    audio = {"digital_silence": np.zeros(n), "faint_hiss": np.random.default_rng(2).normal(0, 1e-4, n),
+             "dc_offset": np.full(n, 0.2)}[signal].astype(np.float32)
+    path = tmp_path / f"{signal}.wav"
+    sf.write(str(path), audio, SR, subtype="PCM_16")
+    hyp = transcribe(kind, path, offline, streaming)
+    assert len(hyp.split()) <= 1, hyp
