@@ -128,12 +128,16 @@ class Recognizer:
         return [self.decode(lp[i, : int(out_lens[i])].cpu(), audios[i])[0] for i in range(len(audios))]
 
 
-def load_model(path: Union[str, os.PathLike], device: str = "cpu", decode: Optional[DecodeConfig] = None) -> Recognizer:
-    """Load a checkpoint (a .pt file or a training folder) without executing code from it.
+def load_model(path: Optional[Union[str, os.PathLike]] = None, device: str = "cpu",
+               decode: Optional[DecodeConfig] = None) -> Recognizer:
+    """Load a checkpoint (a .pt file or a training folder) without executing code from it;
+    without ``path``, the bundled offline English model.
 
     ``decode`` chooses the decoder (greedy by default; beam search with an LM, hotwords, n-best).
     """
-    return Recognizer(AcousticModel.load(path, map_location=device), device, decode)
+    from .pretrained import resolve_model
+
+    return Recognizer(AcousticModel.load(resolve_model(path, "offline"), map_location=device), device, decode)
 
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".aiff", ".aif", ".au")
