@@ -4,7 +4,8 @@
     -> benchmarks/results/default_model.json
 
 Splits (none used for training or tuning; data/default_en from scripts/prepare_default_en.py):
-AN4 test, FSDD test (accuracy = whole-utterance exact match), held-out Libri-light speakers,
+AN4 test, FSDD test (accuracy = whole-utterance exact match; also decoded with a lexicon of the
+ten digit words, as a digit application would), held-out Libri-light speakers,
 held-out speechocean762 speakers, and espeak-ng test clips (synthetic voices; extra).
 
 Each model is scored greedy and with beam search + a word 3-gram LM (modified Kneser-Ney,
@@ -51,6 +52,7 @@ SPLITS = {  # result key -> manifest under --data
 LM_TRAIN = ["an4/train.jsonl", "fsdd/train.jsonl", "librilight/train.jsonl", "speechocean762/train.jsonl"]
 LM_GRID = {"lm_weight": [0.5, 1.0, 1.5, 2.0], "word_score": [-1.0, 0.0, 1.0, 2.0]}
 CHUNK_MS = 160
+DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 def load_split(rec, manifest: Path) -> dict:
@@ -127,6 +129,15 @@ def evaluate_model(kind: str, path: Path, data: Path, arpa: str) -> dict:
     out["an4_wer"] = s["an4"]["greedy"]["wer"]
     out["an4_wer_lm"] = s["an4"]["lm"]["wer"]
     out["fsdd_accuracy"] = s["fsdd"]["greedy"]["exact_match"]
+    out["fsdd_accuracy_lm"] = s["fsdd"]["lm"]["exact_match"]
+    if "fsdd" in s:  # closed vocabulary, as a digit application would decode: the ten words, no LM
+        lexicon = Path(arpa).with_name("digits.txt")
+        lexicon.write_text("\n".join(DIGIT_WORDS) + "\n")
+        split = load_split(rec, data / SPLITS["fsdd"])
+        lps, _ = forward_all(rec, split)
+        dec = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, lexicon=str(lexicon)), fs)
+        out["fsdd_accuracy_digit_lexicon"] = scores(split["refs"], decode_all(dec, lps))["exact_match"]
+        print(f"fsdd, lexicon of the ten digit words: accuracy {out['fsdd_accuracy_digit_lexicon']:.2f}%", flush=True)
     out["librilight_heldout_wer"] = s["librilight_heldout"]["greedy"]["wer"]
     out["librilight_heldout_wer_lm"] = s["librilight_heldout"]["lm"]["wer"]
     out["speechocean_heldout_wer"] = s["speechocean_heldout"]["greedy"]["wer"]
