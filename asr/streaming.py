@@ -23,6 +23,7 @@ from .decoding.beam import blank_skip_mask
 from .decoding.greedy import collapse, words_from_alignment
 from .decoding.types import Hypothesis, Word
 from .features import StreamingFeatures
+from .level import RunningGain
 from .model import AcousticModel
 
 
@@ -123,6 +124,7 @@ class StreamingRecognizer:
         self._resampler: Optional[soxr.ResampleStream] = None
         self._in_rate = self.fcfg.sample_rate
         self.features = StreamingFeatures(self.fcfg)
+        self.gain = RunningGain()  # very quiet input is raised (asr.level)
         self.samples_in = 0  # at the model rate
         self.frames_out = 0  # output frames decoded over the whole stream
         self.utterance = 0
@@ -157,7 +159,7 @@ class StreamingRecognizer:
         """samples: (n,) or (n, channels) float at ``sample_rate`` (default: the model rate, or the
         rate of the previous call). Returns the events this block produced (often none)."""
         t0 = time.perf_counter()
-        x = self._to_model_rate(samples, sample_rate)
+        x = self.gain(self._to_model_rate(samples, sample_rate))
         self.samples_in += len(x)
         frames = self.features.accept(x)
         return self._consume(frames, final=False, t0=t0)
@@ -165,7 +167,7 @@ class StreamingRecognizer:
     def finish(self) -> list[Event]:
         """End of stream: flush the resampler and features, decode the rest, emit the final."""
         t0 = time.perf_counter()
-        tail = self._to_model_rate(np.zeros(0, np.float32), None, last=True) if self._resampler else np.zeros(0, np.float32)
+        tail = self.gain(self._to_model_rate(np.zeros(0, np.float32), None, last=True)) if self._resampler else np.zeros(0, np.float32)
         self.samples_in += len(tail)
         frames = torch.cat([self.features.accept(tail), self.features.finish()])
         return self._consume(frames, final=True, t0=t0)

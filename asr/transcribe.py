@@ -17,6 +17,7 @@ from .decoding.timing import refine_word_ends
 from .decoding.types import Hypothesis, Word
 from .segment import SegmenterConfig, segment_stream
 from .features import compute_features
+from .level import boost_quiet
 from .model import AcousticModel
 
 AudioInput = Union[str, os.PathLike, np.ndarray, torch.Tensor]
@@ -73,7 +74,7 @@ class Recognizer:
     @torch.inference_mode()
     def log_probs(self, audio: np.ndarray) -> torch.Tensor:
         """(samples,) at the model rate -> (T', vocab) log-probs."""
-        feats = compute_features(torch.from_numpy(audio), self.model.feature_cfg).to(self.device)
+        feats = compute_features(torch.from_numpy(boost_quiet(audio)), self.model.feature_cfg).to(self.device)
         lp, lens = self.model(feats[None], torch.tensor([feats.shape[0]]))
         return lp[0, : int(lens[0])].cpu()
 
@@ -121,7 +122,7 @@ class Recognizer:
     @torch.inference_mode()
     def transcribe_batch(self, audios: Sequence[np.ndarray]) -> list[Hypothesis]:
         """Several model-rate arrays in one padded batch (same results as one by one)."""
-        feats = [compute_features(torch.from_numpy(a), self.model.feature_cfg) for a in audios]
+        feats = [compute_features(torch.from_numpy(boost_quiet(a)), self.model.feature_cfg) for a in audios]
         lens = torch.tensor([f.shape[0] for f in feats])
         padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(self.device)
         lp, out_lens = self.model(padded, lens)

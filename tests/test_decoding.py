@@ -128,3 +128,16 @@ def test_greedy_batch_equals_one_by_one():
     singles = [greedy_decode(log_probs_for(p), VOCAB, frame_seconds=0.03) for p in paths]
     assert batch == singles
     assert [h.text for h in batch] == ["ab", "c aab", ""]
+
+
+def test_a_long_pause_separates_words_even_without_a_space_token():
+    from asr.decoding.greedy import WORD_BREAK_GAP
+
+    fs = 0.02
+    gap = int(WORD_BREAK_GAP / fs) + 5
+    path = [1, 0, 2, 0] + [0] * gap + [3, 0, 1]  # "ab", a long pause, "ca": no space token
+    h = greedy_decode(log_probs_for(path), VOCAB, frame_seconds=fs)
+    assert h.text == "ab ca" and [w.text for w in h.words] == ["ab", "ca"]
+    assert h.words[1].start - h.words[0].end > WORD_BREAK_GAP
+    short = greedy_decode(log_probs_for([1, 0, 2, 0, 0, 0, 3, 0, 1]), VOCAB, frame_seconds=fs)
+    assert short.text == "abca"  # a short pause inside a word is no word break

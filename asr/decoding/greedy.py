@@ -22,9 +22,15 @@ def collapse(path: list[int], blank: int = 0) -> list[tuple[int, int, int]]:
     return out
 
 
+# Letters of one word come a few tens of ms apart. CTC emits no space token across a long pause
+# (only blanks), so without this rule "two ... <20 s of silence> ... the" would come out "twothe".
+WORD_BREAK_GAP = 0.5  # seconds between two tokens that always separates words
+
+
 def words_from_alignment(spans: list[tuple[int, int, int]], frame_conf: list[float], vocab: Vocabulary,
                          frame_seconds: float, offset: float = 0.0) -> list[Word]:
-    """Group token spans into words at the space token. Times in seconds from ``offset``."""
+    """Group token spans into words at the space token, and at any pause longer than
+    WORD_BREAK_GAP between two tokens. Times in seconds from ``offset``."""
     words: list[Word] = []
     cur: list[tuple[int, int, int]] = []
 
@@ -36,10 +42,13 @@ def words_from_alignment(spans: list[tuple[int, int, int]], frame_conf: list[flo
                               float(min(1.0, max(0.0, sum(confs) / len(confs))))))
             cur.clear()
 
+    max_gap = WORD_BREAK_GAP / frame_seconds
     for span in spans:
         if span[0] == vocab.space:
             flush()
         else:
+            if cur and span[1] - cur[-1][2] > max_gap:
+                flush()
             cur.append(span)
     flush()
     return words
