@@ -5,8 +5,8 @@
 espeak-ng speaks a few sentences in different voices, speeds and pitches; each clip is written as
 16 kHz mono FLAC with its transcript beside it (examples/transcripts.tsv) and a manifest
 (examples/examples.jsonl) so that ``asr evaluate --manifest examples/examples.jsonl`` scores them.
-The sentences are in the style of the bundled models' training data: spoken commands, digits and
-spelled letters (AN4, FSDD) and read sentences (audiobooks).
+The sentences are in the style of the bundled models' strongest training data: spoken commands,
+digits, dates and spelled letters (AN4, FSDD).
 """
 from __future__ import annotations
 
@@ -19,17 +19,19 @@ import soundfile as sf
 
 from asr.audio import load_audio
 from asr.data.manifest import write_manifest
-from asr.data.synth import synthesize
+from asr.data.synth import spoken_form, synthesize
 from asr.text import normalize_text
 
 SAMPLE_RATE = 16000
 PAD_SECONDS = 0.3
-# (name, text, espeak voice, speed wpm, pitch)
+# (name, text, espeak voice, speed wpm, pitch). The bundled models know commands, digits, dates
+# and spelled letters (AN4, FSDD) far better than free English (see the README's model card), so
+# the examples show that; none of these sentences is in the training data.
 EXAMPLES = [
     ("digits", "enter five three one two", "en-us", 150, 50),
-    ("spelling", "my name is s m i t h", "en-us+f3", 140, 60),
+    ("spelling", "erase s m i t h", "en-us+f3", 140, 60),
     ("command", "stop", "en-gb", 150, 45),
-    ("sentence", "the old man walked slowly along the river to the village", "en-us+m3", 150, 40),
+    ("date", "october twenty first nineteen seventy two", "en-us+m3", 150, 40),
 ]
 
 
@@ -37,8 +39,7 @@ def make_examples(out: Path) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, text, voice, speed, pitch in EXAMPLES:
-        spoken = text.replace(" s m i t h", " S. M. I. T. H.")  # letter names, not a word
-        wav = synthesize(spoken, out / f"{name}.tmp.wav", voice=voice, speed=speed, pitch=pitch)
+        wav = synthesize(spoken_form(text), out / f"{name}.tmp.wav", voice=voice, speed=speed, pitch=pitch)
         audio = load_audio(wav, SAMPLE_RATE)
         wav.unlink()
         pad = np.zeros(int(PAD_SECONDS * SAMPLE_RATE), dtype=np.float32)

@@ -11,5 +11,5 @@ echo "== transcribing examples/ with the bundled offline model (asr transcribe e
 asr transcribe examples/
 echo "== the spoken texts (examples/transcripts.tsv)"
 cat examples/transcripts.tsv
-echo "== streaming examples/sentence.flac in real time with the bundled streaming model (asr stream --realtime)"
-asr stream examples/sentence.flac --realtime
+echo "== streaming examples/date.flac in real time with the bundled streaming model (asr stream --realtime)"
+asr stream examples/date.flac --realtime
