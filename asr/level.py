@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 QUIET_PEAK = 0.01  # -40 dBFS
-TARGET_PEAK = 0.1  # -20 dBFS
-MAX_GAIN_DB = 30.0
+TARGET_PEAK = 0.3  # about -10 dBFS, the training recordings' median peak
+MAX_GAIN_DB = 40.0
 
 
 def quiet_gain(peak: float) -> float:
