@@ -113,12 +113,14 @@ def evaluate_model(kind: str, path: Path, data: Path, arpa: str) -> dict:
                  "lm_weight": lw, "word_score": ws, "dev_wer_greedy": round(dev_wer, 2), "dev_wer_lm": round(dev_wer_lm, 2),
                  "splits": {}}
     forward_s = audio_s = 0.0
+    loaded = {}  # name -> (split, log-probs), reused below
     for name, rel in SPLITS.items():
         if not (data / rel).is_file():
             print(f"{name}: {data / rel} missing, skipped", flush=True)
             continue
         split = load_split(rec, data / rel)
         lps, seconds = forward_all(rec, split)
+        loaded[name] = (split, lps)
         forward_s, audio_s = forward_s + seconds, audio_s + split["seconds"]
         g = scores(split["refs"], decode_all(greedy, lps))
         b = scores(split["refs"], decode_all(beam, lps))
@@ -130,14 +132,13 @@ def evaluate_model(kind: str, path: Path, data: Path, arpa: str) -> dict:
     out["an4_wer_lm"] = s["an4"]["lm"]["wer"]
     out["fsdd_accuracy"] = s["fsdd"]["greedy"]["exact_match"]
     out["fsdd_accuracy_lm"] = s["fsdd"]["lm"]["exact_match"]
-    if "fsdd" in s:  # closed vocabulary, as a digit application would decode: the ten words, no LM
-        lexicon = Path(arpa).with_name("digits.txt")
-        lexicon.write_text("\n".join(DIGIT_WORDS) + "\n")
-        split = load_split(rec, data / SPLITS["fsdd"])
-        lps, _ = forward_all(rec, split)
-        dec = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, lexicon=str(lexicon)), fs)
-        out["fsdd_accuracy_digit_lexicon"] = scores(split["refs"], decode_all(dec, lps))["exact_match"]
-        print(f"fsdd, lexicon of the ten digit words: accuracy {out['fsdd_accuracy_digit_lexicon']:.2f}%", flush=True)
+    # Closed vocabulary, as a digit application would decode: the ten words, no LM.
+    lexicon = Path(arpa).with_name("digits.txt")
+    lexicon.write_text("\n".join(DIGIT_WORDS) + "\n")
+    split, lps = loaded["fsdd"]
+    dec = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, lexicon=str(lexicon)), fs)
+    out["fsdd_accuracy_digit_lexicon"] = scores(split["refs"], decode_all(dec, lps))["exact_match"]
+    print(f"fsdd, lexicon of the ten digit words: accuracy {out['fsdd_accuracy_digit_lexicon']:.2f}%", flush=True)
     out["librilight_heldout_wer"] = s["librilight_heldout"]["greedy"]["wer"]
     out["librilight_heldout_wer_lm"] = s["librilight_heldout"]["lm"]["wer"]
     out["speechocean_heldout_wer"] = s["speechocean_heldout"]["greedy"]["wer"]
@@ -146,7 +147,7 @@ def evaluate_model(kind: str, path: Path, data: Path, arpa: str) -> dict:
         out["rtf"] = round(forward_s / audio_s, 4)
         out["rtf_note"] = "acoustic model forward over all test splits, one utterance at a time"
     else:  # the streaming recognizer itself, on AN4 test
-        an4 = load_split(rec, data / SPLITS["an4"])
+        an4 = loaded["an4"][0]
         out["rtf"] = round(stream_rtf(rec.model, an4["audios"], rec.sample_rate), 4)
         out["rtf_int8"] = round(stream_rtf(quantize_int8(rec.model), an4["audios"], rec.sample_rate), 4)
         out["rtf_note"] = f"StreamingRecognizer, {CHUNK_MS} ms chunks, greedy, AN4 test"

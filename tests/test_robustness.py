@@ -60,6 +60,17 @@ def speech(name: str) -> np.ndarray:
     return load_audio(EXAMPLES / f"{name}.flac", SR)
 
 
+def write(path: Path, audio: np.ndarray, rate: int = SR) -> Path:
+    """16-bit PCM, as a recorder would store it."""
+    sf.write(str(path), audio, rate, subtype="PCM_16")
+    return path
+
+
+def overdriven(x: np.ndarray, peak: float) -> np.ndarray:
+    """``x`` scaled so its peak is ``peak`` times full scale, then clipped to full scale."""
+    return np.clip(x * peak / np.abs(x).max(), -1, 1)
+
+
 def assert_sensible(hyp: str, ref: str, allow_empty: bool = False) -> None:
     assert_no_flood(hyp, ref)
     if allow_empty and not hyp.strip():
@@ -172,21 +183,16 @@ def test_long_silences_between_speech(kind, tmp_path, offline, streaming):
 @pytest.mark.parametrize("clip", list(CLIPS))
 def test_clipped_speech(kind, clip, tmp_path, offline, streaming):
     """A recording made too hot: peaks at twice full scale, about 1 % of the samples clipped."""
-    x = speech(clip)
-    path = tmp_path / "clipped.wav"
-    y = np.clip(x * 2.0 / np.abs(x).max(), -1, 1)
+    y = overdriven(speech(clip), 2.0)
     assert 0.003 < np.mean(np.abs(y) >= 0.999) < 0.03
-    sf.write(str(path), y, SR, subtype="PCM_16")
-    assert_sensible(transcribe(kind, path, offline, streaming), CLIPS[clip])
+    assert_sensible(transcribe(kind, write(tmp_path / "clipped.wav", y), offline, streaming), CLIPS[clip])
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("clip", list(CLIPS))
 def test_heavily_clipped_speech_gives_no_flood(kind, clip, tmp_path, offline, streaming):
     """Peaks at 8x full scale: the models lose the words (README: not good at), but say little."""
-    x = speech(clip)
-    path = tmp_path / "clipped.wav"
-    sf.write(str(path), np.clip(x * 8.0 / np.abs(x).max(), -1, 1), SR, subtype="PCM_16")
+    path = write(tmp_path / "clipped.wav", overdriven(speech(clip), 8.0))
     assert_no_flood(transcribe(kind, path, offline, streaming), CLIPS[clip])
 
 
@@ -194,8 +200,7 @@ def test_heavily_clipped_speech_gives_no_flood(kind, clip, tmp_path, offline, st
 @pytest.mark.parametrize("clip", list(CLIPS))
 def test_near_silent_speech(kind, clip, tmp_path, offline, streaming):
     x = speech(clip)
-    path = tmp_path / "faint.wav"
-    sf.write(str(path), x * (0.003 / np.abs(x).max()), SR, subtype="PCM_16")  # peaks at -50 dBFS
+    path = write(tmp_path / "faint.wav", x * (0.003 / np.abs(x).max()))  # peaks at -50 dBFS
     assert_sensible(transcribe(kind, path, offline, streaming), CLIPS[clip], allow_empty=True)
 
 
