@@ -170,6 +170,11 @@ class TrainConfig:
     # Fine-tuning: start from this checkpoint's weights and feature statistics (same features,
     # model shape and vocabulary required) instead of a random initialisation. Ignored on resume.
     init_from: Optional[str] = None
+    # Intermediate CTC (Lee & Watanabe, 2021): k > 0 adds the CTC loss of layer k's output, read
+    # through the shared output layer (no new parameters; inference unchanged), to the final
+    # layer's: loss = (1 - w) * final + w * layer k. A regulariser for small corpora.
+    inter_ctc_layer: int = 0
+    inter_ctc_weight: float = 0.3
 
     def __post_init__(self) -> None:
         if self.amp not in ("none", "bf16", "fp16"):
@@ -180,6 +185,9 @@ class TrainConfig:
             raise ValueError(f"train.accum_steps must be >= 1, got {self.accum_steps}")
         if self.batch_size < 1:
             raise ValueError(f"train.batch_size must be >= 1, got {self.batch_size}")
+        if self.inter_ctc_layer < 0 or not 0.0 < self.inter_ctc_weight < 1.0:
+            raise ValueError(f"train.inter_ctc_layer must be >= 0 and inter_ctc_weight in (0, 1), "
+                             f"got {self.inter_ctc_layer}, {self.inter_ctc_weight}")
 
 
 @dataclass

@@ -68,12 +68,16 @@ class AcousticModel(nn.Module):
     def normalize(self, feats: torch.Tensor) -> torch.Tensor:
         return (feats - self.feat_mean) / self.feat_std
 
-    def forward(self, feats: torch.Tensor, feat_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, feats: torch.Tensor, feat_lens: torch.Tensor, inter_layer: int = 0):
         """feats: (batch, T, feat_dim) raw features; feat_lens: (batch,) int.
 
         Returns log_probs: (batch, T', vocab) and out_lens: (batch,), T' = ceil(T / stride).
         Frames past an utterance's length hold meaningless values.
+        ``inter_layer=k`` (1 <= k < layers; training's intermediate CTC) also returns, third, the
+        log-probs that the shared output layer gives on layer k's output.
         """
+        if inter_layer and not 1 <= inter_layer < self.cfg.layers:
+            raise ValueError(f"inter_layer must be in [1, {self.cfg.layers - 1}], got {inter_layer}")
         if feats.dim() != 3 or feats.shape[-1] != self.feature_cfg.dim:
             raise ValueError(f"expected feats of shape (batch, time, {self.feature_cfg.dim}), got {tuple(feats.shape)}")
         x = self.normalize(feats)
@@ -90,7 +94,10 @@ class AcousticModel(nn.Module):
                 yb, _ = layer["bwd"](_gather_time(x, rev))
                 y = torch.cat([y, _gather_time(yb, rev)], dim=-1)
             x = y
-        return self.output(self.dropout(x)).log_softmax(-1), out_lens
+            if i + 1 == inter_layer:
+                inter = self.output(self.dropout(x)).log_softmax(-1)
+        out = self.output(self.dropout(x)).log_softmax(-1)
+        return (out, out_lens, inter) if inter_layer else (out, out_lens)
 
     # ------------------------------------------------------------------ streaming
     def init_state(self, batch: int = 1) -> LSTMState:

@@ -99,6 +99,23 @@ def test_padded_batch_equals_one_by_one(model_cfg):
             torch.testing.assert_close(lp[i, : int(out_lens[i])], one[0], atol=1e-5, rtol=0)
 
 
+def test_inter_layer_reads_layer_k_through_the_shared_output():
+    """Intermediate CTC's log-probs are the output layer applied to layer k's output, and asking
+    for them changes nothing in the final log-probs."""
+    m = tiny(layers=3)
+    x, lens = feats(20)[None], torch.tensor([20])
+    with torch.no_grad():
+        lp, _ = m(x, lens)
+        lp2, _, inter = m(x, lens, inter_layer=1)
+        torch.testing.assert_close(lp2, lp, atol=0, rtol=0)
+        trunc = tiny(layers=1)
+        trunc.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith(("layers.1.", "layers.2."))})
+        torch.testing.assert_close(inter, trunc(x, lens)[0], atol=1e-6, rtol=0)
+    for bad in (3, -1):
+        with pytest.raises(ValueError, match="inter_layer"):
+            m(x, lens, inter_layer=bad)
+
+
 def test_log_probs_are_normalised():
     m = tiny()
     with torch.no_grad():

@@ -168,6 +168,31 @@ def test_bf16_autocast_trains_on_cpu(synth_corpus, tmp_path):
     assert all(v.dtype == torch.float32 for v in state.values())  # weights stay fp32 (autocast, not .half())
 
 
+def test_intermediate_ctc_mixes_the_two_losses(synth_corpus, tmp_path):
+    """train.inter_ctc_layer=1: the logged loss is (1 - w) * final CTC + w * layer-1 CTC, and the
+    checkpoint holds exactly a plain model's parameters."""
+    data = _small(synth_corpus, tmp_path, 16)
+    cfg = load_config(None, _overrides(data, tmp_path / "inter", [*EXACT, "model.layers=2", "train.batch_size=16",
+                                                                   "train.inter_ctc_layer=1", "train.inter_ctc_weight=0.25"]))
+    trainer = Trainer(cfg)
+    with torch.no_grad():  # sharper outputs and a layer 2 that matters: the two losses differ clearly
+        for p in [*trainer.model.layers[1].parameters(), trainer.model.output.weight]:
+            p.mul_(8.0)
+    batch = next(trainer.data.stream(0, 0, 1))[2]
+    with torch.no_grad():
+        final, lens, inter = trainer.model.train()(batch.feats, batch.feat_lens, inter_layer=1)
+    ctc = torch.nn.CTCLoss(blank=trainer.vocab.blank, reduction="none", zero_infinity=True)
+    f, i = (float((ctc(x.transpose(0, 1), batch.targets, lens, batch.target_lens) / batch.target_lens).mean())
+            for x in (final, inter))
+    assert abs(f - i) > 0.1  # so that the check below tells the mixture from either loss alone
+    trainer.fit()
+    assert _tb_losses(tmp_path / "inter")[0] == pytest.approx(0.75 * f + 0.25 * i, abs=2e-3)
+    state = load_checkpoint(tmp_path / "inter" / "last.pt")["model"]["state_dict"]
+    assert state.keys() == trainer.model.state_dict().keys()
+    with pytest.raises(ValueError, match="inter_ctc"):
+        load_config(None, ["train.inter_ctc_weight=1.5"])
+
+
 def test_fp16_and_cuda_need_a_gpu(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: the CPU-only error paths are not reachable")

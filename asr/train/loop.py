@@ -251,10 +251,14 @@ class Trainer:
             feats = spec_augment(feats.clone(), batch.feat_lens, self.cfg.augment, gen, self._fill)
         feats = feats.to(self.device, non_blocking=True)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
-            log_probs, out_lens = self.net(feats, batch.feat_lens)
+            k = self.cfg.train.inter_ctc_layer
+            log_probs, out_lens, *inter = self.net(feats, batch.feat_lens, inter_layer=k) if k else self.net(feats, batch.feat_lens)
+        targets = batch.targets.to(self.device, non_blocking=True)
         # CTC in float32 whatever the autocast precision, (T, batch, vocab) as the loss expects.
-        losses = self.ctc(log_probs.transpose(0, 1).float(), batch.targets.to(self.device, non_blocking=True),
-                          out_lens, batch.target_lens)
+        losses = self.ctc(log_probs.transpose(0, 1).float(), targets, out_lens, batch.target_lens)
+        if inter:  # intermediate CTC (Lee & Watanabe 2021): the same targets from a lower layer
+            w = self.cfg.train.inter_ctc_weight
+            losses = (1 - w) * losses + w * self.ctc(inter[0].transpose(0, 1).float(), targets, out_lens, batch.target_lens)
         return (losses / batch.target_lens.to(losses.device).clamp(min=1)).sum()
 
     def train_step(self, micro: list[Optional[Batch]]) -> Optional[tuple[float, float]]:
