@@ -24,11 +24,13 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=ROOT / "exp" / "bench_an4")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--threads", type=int, default=1, help="torch threads per training process")
+    ap.add_argument("--reuse", action="store_true",
+                    help="evaluate seeds whose training in --workdir already finished with these settings instead of retraining")
     ap.add_argument("overrides", nargs="*", help="config overrides, e.g. train.epochs=5")
     args = ap.parse_args()
     if not args.source.is_dir():
         sys.exit(f"AN4 not found at {args.source}; pass --source /path/to/an4 (CMU layout)")
-    out = run("an4", args.source, args.config, args.workdir, args.seeds, args.threads, args.overrides)
+    out = run("an4", args.source, args.config, args.workdir, args.seeds, args.threads, args.overrides, args.reuse)
     summary = summarize(out["runs"])
     per_utt = out["runs"][0]["result"]["utterances"]
     write_result("an4.json", {**summary, "config": args.config, "overrides": args.overrides,

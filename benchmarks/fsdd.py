@@ -30,11 +30,13 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=ROOT / "exp" / "bench_fsdd")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--reuse", action="store_true",
+                    help="evaluate seeds whose training in --workdir already finished with these settings instead of retraining")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
     if not args.source.is_dir():
         sys.exit(f"FSDD not found at {args.source}; pass --source /path/to/free-spoken-digit-dataset")
-    out = run("fsdd", args.source, args.config, args.workdir, args.seeds, args.threads, args.overrides)
+    out = run("fsdd", args.source, args.config, args.workdir, args.seeds, args.threads, args.overrides, args.reuse)
 
     def accuracy(utts: list[dict]) -> float:
         return round(100.0 * sum(u["hyp"] == u["ref"] for u in utts) / len(utts), 3)

@@ -5,12 +5,13 @@ BiLSTM at 4x subsampling (stack 4 / stride 4).
     python benchmarks/train_throughput.py [--source ../shared/corpora/an4] [--steps 30] [--warmup 3]
 
 Set-ups, each in fresh processes: one CPU process (all cores as torch threads); two CPU processes
-under torchrun (DDP over gloo, cores split between them); and where CUDA exists, one GPU in fp32
-and in bf16 autocast. Each process prepares its ``warmup + steps`` batches first (features,
+under torchrun (DDP over gloo, cores split between them); both again under bf16 autocast
+(``train.amp=bf16``: oneDNN runs the LSTMs and linear layers in bfloat16 where the CPU has
+AVX512-BF16 or AMX, CTC stays fp32); and where CUDA exists, one GPU in fp32 and in bf16 autocast. Each process prepares its ``warmup + steps`` batches first (features,
 speed perturbation), so the clock covers the training step alone: SpecAugment, forward, CTC,
 backward (with DDP's gradient all-reduce), clipping and the optimizer. Throughput = audio seconds
 of the timed steps, over all processes, / wall time of the slowest. Per-process batch: the
-config's (8) on CPU, ``--gpu-batch-size`` on the GPU; DDP doubles the global batch.
+config's (16) on CPU, ``--gpu-batch-size`` on the GPU; DDP doubles the global batch.
 
 Key ``<setup>_audio_s_per_s`` maps model -> audio s/s. ``--no-save`` prints without writing
 (smoke tests: ``--steps 2 --warmup 1 --limit 40 --no-save``).
@@ -142,6 +143,8 @@ def main() -> None:
     setups = {
         "cpu_1proc": (1, cores, "cpu", "none", []),
         "cpu_2proc_ddp": (2, max(1, cores // 2), "cpu", "none", []),
+        "cpu_1proc_bf16": (1, cores, "cpu", "bf16", []),
+        "cpu_2proc_ddp_bf16": (2, max(1, cores // 2), "cpu", "bf16", []),
     }
     if torch.cuda.is_available():
         gpu = [f"train.batch_size={args.gpu_batch_size}"]

@@ -137,6 +137,7 @@ class BeamSearchDecoder:
                 self.word_dict.add_entry(w)
             self.word_dict.add_entry("<unk>")
             self.word_dict.set_default_index(self.word_dict.get_index("<unk>"))
+            self._word_text = [self.word_dict.get_entry(i) for i in range(self.word_dict.index_size())]
             lm = _kenlm(cfg.lm, self.word_dict) if cfg.lm else fl.ZeroLM()
             if hotwords:
                 boosts = {self.word_dict.get_index(w): b for p, b in hotwords.items() for w in p.split()}
@@ -184,10 +185,11 @@ class BeamSearchDecoder:
             self._lm.reset()
         skip, _ = blank_skip_mask(lp, self.vocab.blank, self.cfg.blank_skip)
         kept = np.flatnonzero(~skip)
-        em = lp[kept]
-        if self.lexicon_mode:
-            em = np.concatenate([em, self.free_frame()])
-            kept = np.append(kept, lp.shape[0])  # the free frame
+        if self.lexicon_mode:  # plus the free frame, at index T
+            kept = np.concatenate([kept, [lp.shape[0]]])
+            em = np.concatenate([lp, self.free_frame()])[kept]
+        else:
+            em = lp[kept]
         results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
         skipped_score = float(lp[skip, self.vocab.blank].sum(dtype=np.float64))  # the same for every hypothesis
         hyps, seen = [], set()
@@ -227,18 +229,17 @@ class BeamSearchDecoder:
         kept = np.asarray(kept, dtype=np.int64)
         path = self.frame_path(r, kept, T)
         conf = torch.from_numpy(lp[np.arange(T), path]).exp().tolist()  # torch's exp, as greedy decoding's
-        path_list = path.tolist()
         if self.lexicon_mode:
             labels = np.asarray(r.words[1 : len(kept) + 1], dtype=np.int64)
             at = np.flatnonzero(labels >= 0)
-            ends = [(min(int(kept[i]), T - 1), int(labels[i])) for i in at]
-            words = self._lexicon_words(path_list, ends, conf, offset)
+            ends = zip(np.minimum(kept[at], T - 1).tolist(), labels[at].tolist())
+            words = self._lexicon_words(path, ends, conf, offset)
         else:
-            words = words_from_alignment(collapse(path_list, self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
+            words = words_from_alignment(collapse(path.tolist(), self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
         text = " ".join(w.text for w in words)
         return Hypothesis(text=text, tokens=self.vocab.encode(text), score=float(r.score) + skipped_score, words=words)
 
-    def _lexicon_words(self, path: list[int], ends: list[tuple[int, int]], conf: list[float], offset: float) -> list[Word]:
+    def _lexicon_words(self, path: np.ndarray, ends, conf: list[float], offset: float) -> list[Word]:
         """Words from the decoder's word labels: ``ends`` holds (frame, word id) where a word was
         completed (the free frame after the end counts as the last frame).
 
@@ -247,8 +248,8 @@ class BeamSearchDecoder:
         from its first letter after the previous word to the end of its (possibly held) last letter.
         """
         T, fs = len(path), self.frame_seconds
-        blank, space = self.vocab.blank, self.vocab.space
-        letters = [t for t, k in enumerate(path) if k != blank and k != space]  # frames that spell
+        letters = np.flatnonzero((path != self.vocab.blank) & (path != self.vocab.space)).tolist()  # frames that spell
+        path = path.tolist()
         words: list[Word] = []
         prev = -1
         for t_end, wid in ends:
@@ -264,7 +265,7 @@ class BeamSearchDecoder:
             else:  # no letter of its own (cannot happen with a CTC lexicon, but stay total)
                 start = end = t_end
                 frames = [conf[t_end]]
-            words.append(Word(self.word_dict.get_entry(wid), offset + start * fs, offset + (end + 1) * fs,
+            words.append(Word(self._word_text[wid], offset + start * fs, offset + (end + 1) * fs,
                               float(min(1.0, max(0.0, sum(frames) / len(frames))))))
             prev = end
         return words
