@@ -199,7 +199,8 @@ def _stream(args: argparse.Namespace) -> int:
 
         model = quantize_int8(model)
     rec = StreamingRecognizer(model, _decode_config(args), EndpointConfig(trailing_silence=args.trailing_silence,
-                                                                          max_utterance=args.max_utterance))
+                                                                          max_utterance=args.max_utterance),
+                              boost_quiet=args.boost_quiet)
     sr = model.feature_cfg.sample_rate
     block = max(1, int(sr * args.chunk_ms / 1000))
     t0 = time.perf_counter()
@@ -249,7 +250,8 @@ def _live(args: argparse.Namespace) -> int:
             model = quantize_int8(model)
         run_live(model, device=device, decode=_decode_config(args),
                  endpoint=EndpointConfig(trailing_silence=args.trailing_silence, max_utterance=args.max_utterance),
-                 save=args.save, output=args.output, duration=args.duration, on_event=display.show)
+                 save=args.save, output=args.output, duration=args.duration, on_event=display.show,
+                 boost_quiet=args.boost_quiet)
     except MicrophoneError as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
@@ -347,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--partials", action=argparse.BooleanOptionalAction, default=True, help="print partial results")
     s.add_argument("--trailing-silence", type=float, default=0.6, help="endpoint after this much silence (s)")
     s.add_argument("--max-utterance", type=float, default=20.0, help="longest utterance (s)")
+    s.add_argument("--boost-quiet", action="store_true",
+                   help="raise very quiet input (peak under -40 dBFS so far) by up to 40 dB; off: it also raises room noise")
     s.add_argument("--int8", action="store_true", help="int8 dynamic quantization (faster on CPU)")
     _add_decode_args(s)
     s.set_defaults(func=_stream)
@@ -360,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     s.add_argument("--trailing-silence", type=float, default=0.6)
     s.add_argument("--max-utterance", type=float, default=20.0)
+    s.add_argument("--boost-quiet", action="store_true",
+                   help="raise very quiet input (peak under -40 dBFS so far) by up to 40 dB; off: it also raises room noise")
     s.add_argument("--int8", action="store_true", help="int8 dynamic quantization (faster on CPU)")
     _add_decode_args(s)
     s.set_defaults(func=_live)

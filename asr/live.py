@@ -38,12 +38,13 @@ class Display:
 def run_live(model: AcousticModel, device=None, decode: Optional[DecodeConfig] = None,
              endpoint: Optional[EndpointConfig] = None, save: Optional[str] = None, output: Optional[str] = None,
              duration: Optional[float] = None, on_event: Optional[Callable[[Event], None]] = None,
-             on_ready: Optional[Callable[[Microphone], None]] = None, status: TextIO = sys.stderr) -> list[Event]:
+             on_ready: Optional[Callable[[Microphone], None]] = None, status: TextIO = sys.stderr,
+             boost_quiet: bool = False) -> list[Event]:
     """Transcribe the microphone until Ctrl-C (or ``duration`` seconds); returns all events.
 
     Ctrl-C finishes the current utterance, so its final result is not lost.
     """
-    rec = StreamingRecognizer(model, decode, endpoint)
+    rec = StreamingRecognizer(model, decode, endpoint, boost_quiet=boost_quiet)
     events: list[Event] = []
     wav = None
     log = open(output, "a", encoding="utf-8") if output else None

@@ -48,6 +48,6 @@ def test_quiet_speech_is_recognised_as_the_same_speech_louder(tmp_path):
         uni.output.bias[0] -= 3.0  # an untrained model that says something, so equality means something
     texts = {}
     for name, audio in (("quiet", quiet), ("loud", x)):
-        stream = StreamingRecognizer(uni)
+        stream = StreamingRecognizer(uni, boost_quiet=True)
         texts[name] = [e.text for e in stream.accept(audio.astype(np.float32)) + stream.finish() if e.kind == "final"]
     assert texts["quiet"] == texts["loud"] and any(texts["loud"])
