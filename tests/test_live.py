@@ -118,9 +118,13 @@ def test_live_transcribes_what_the_microphone_hears(virtual_mic, words_stream_mo
     offline += rec.finish()
     finals = [json.loads(l) for l in events.read_text().splitlines() if json.loads(l)["kind"] == "final"]
     heard = " ".join(f["text"] for f in finals if f["text"])
-    assert heard == " ".join(e.text for e in offline if e.kind == "final" and e.text)
+    replay = " ".join(e.text for e in offline if e.kind == "final" and e.text)
     from asr.train.metrics import error_rates
 
+    # The mic's blocks are not the replay's, and the streaming resampler's output depends slightly on
+    # where blocks end: with the 1-minute CI model that can change words (a CI run printed 'yes seven'
+    # live and 'yes stop yes' on replay). So both readings must be right within one word, below.
+    assert error_rates([" ".join(WORDS)], [replay])[0] <= 100 / len(WORDS) + 1e-6, f"spoke {WORDS}, replay read {replay!r}"
     wer = error_rates([" ".join(WORDS)], [heard])[0]  # at most one word wrong, missing or extra
     assert wer <= 100 / len(WORDS) + 1e-6, f"spoke {WORDS}, live printed {heard!r}"
     assert "[" in out  # finals were displayed
