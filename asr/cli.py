@@ -284,6 +284,11 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_boost_quiet_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--boost-quiet", action="store_true",
+                   help="raise very quiet input (peak under -40 dBFS so far) by up to 40 dB; off: it also raises room noise")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="asr", description="Streaming BiLSTM-CTC speech recognition")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -349,8 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--partials", action=argparse.BooleanOptionalAction, default=True, help="print partial results")
     s.add_argument("--trailing-silence", type=float, default=0.6, help="endpoint after this much silence (s)")
     s.add_argument("--max-utterance", type=float, default=20.0, help="longest utterance (s)")
-    s.add_argument("--boost-quiet", action="store_true",
-                   help="raise very quiet input (peak under -40 dBFS so far) by up to 40 dB; off: it also raises room noise")
+    _add_boost_quiet_arg(s)
     s.add_argument("--int8", action="store_true", help="int8 dynamic quantization (faster on CPU)")
     _add_decode_args(s)
     s.set_defaults(func=_stream)
@@ -364,8 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     s.add_argument("--trailing-silence", type=float, default=0.6)
     s.add_argument("--max-utterance", type=float, default=20.0)
-    s.add_argument("--boost-quiet", action="store_true",
-                   help="raise very quiet input (peak under -40 dBFS so far) by up to 40 dB; off: it also raises room noise")
+    _add_boost_quiet_arg(s)
     s.add_argument("--int8", action="store_true", help="int8 dynamic quantization (faster on CPU)")
     _add_decode_args(s)
     s.set_defaults(func=_live)

@@ -185,11 +185,10 @@ class BeamSearchDecoder:
             self._lm.reset()
         skip, _ = blank_skip_mask(lp, self.vocab.blank, self.cfg.blank_skip)
         kept = np.flatnonzero(~skip)
+        em = lp[kept]
         if self.lexicon_mode:  # plus the free frame, at index T
-            kept = np.concatenate([kept, [lp.shape[0]]])
-            em = np.concatenate([lp, self.free_frame()])[kept]
-        else:
-            em = lp[kept]
+            em = np.concatenate([em, self.free_frame()])
+            kept = np.append(kept, lp.shape[0])
         results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
         skipped_score = float(lp[skip, self.vocab.blank].sum(dtype=np.float64))  # the same for every hypothesis
         hyps, seen = [], set()
