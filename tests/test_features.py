@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from asr.config import FeatureConfig
-from asr.features import StreamingFeatures, compute_features, deltas, log_mel, mel_filters, num_frames
+from asr.features import BLOCK_FRAMES, StreamingFeatures, compute_features, deltas, log_mel, mel_filters, num_frames
 
 CONFIGS = {
     "default": FeatureConfig(),
@@ -224,3 +224,16 @@ def test_streaming_accepts_numpy_and_counts_samples():
     rest = [sf.accept(x[1000:]), sf.finish()]
     assert sf.samples_seen == 0  # finish() resets
     assert torch.equal(torch.cat([first, *rest]), compute_features(torch.from_numpy(x), cfg))
+
+
+@pytest.mark.parametrize("name", sorted(STREAM_CONFIGS))
+def test_long_audio_in_blocks_equals_streaming(name):
+    """Past ``BLOCK_FRAMES`` frames the offline front end works block by block; the values stay
+    those of the streaming front end (and hence of any other split)."""
+    cfg = STREAM_CONFIGS[name]
+    seconds = (2.5 * BLOCK_FRAMES * cfg.hop_length) / cfg.sample_rate  # two full blocks and a partial one
+    x = torch.from_numpy(speechlike(cfg.sample_rate, seconds=seconds, seed=5))
+    offline = compute_features(x, cfg)
+    assert offline.shape[0] > 2 * BLOCK_FRAMES
+    streamed = stream(StreamingFeatures(cfg), x, blocks(len(x), "seconds", cfg.hop_length, cfg.sample_rate))
+    assert torch.equal(streamed, offline)
