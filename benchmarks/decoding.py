@@ -126,7 +126,7 @@ def main() -> None:
     print(f"dev-tuned: lm_weight={lw} word_score={ws} (dev WER {dev_wer:.2f}%)", flush=True)
     # Pruning, also on dev: the tightest beam threshold whose dev WER equals the widest's.
     thresholds = {}
-    for thr in (25.0, 12.0, 10.0, 8.0, 6.0):
+    for thr in (25.0, 12.0, 10.0, 8.0, 6.0, 5.0, 4.0, 3.0):
         dec = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, beam_threshold=thr, lm=args.arpa, lm_weight=lw, word_score=ws), fs)
         thresholds[thr], _ = wer_of(dec, dev_lps, dev_refs)
     thr = min(t for t, w in thresholds.items() if w <= thresholds[25.0])

@@ -227,44 +227,46 @@ class BeamSearchDecoder:
         T = lp.shape[0]
         kept = np.asarray(kept, dtype=np.int64)
         path = self.frame_path(r, kept, T)
-        conf = torch.from_numpy(lp[np.arange(T), path]).exp().tolist()  # torch's exp, as greedy decoding's
         if self.lexicon_mode:
             labels = np.asarray(r.words[1 : len(kept) + 1], dtype=np.int64)
             at = np.flatnonzero(labels >= 0)
-            ends = zip(np.minimum(kept[at], T - 1).tolist(), labels[at].tolist())
-            words = self._lexicon_words(path, ends, conf, offset)
+            words = self._lexicon_words(path, lp, np.minimum(kept[at], T - 1).tolist(), labels[at].tolist(), offset)
         else:
+            conf = torch.from_numpy(lp[np.arange(T), path]).exp().tolist()  # torch's exp, as greedy decoding's
             words = words_from_alignment(collapse(path.tolist(), self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
         text = " ".join(w.text for w in words)
         return Hypothesis(text=text, tokens=self.vocab.encode(text), score=float(r.score) + skipped_score, words=words)
 
-    def _lexicon_words(self, path: np.ndarray, ends, conf: list[float], offset: float) -> list[Word]:
-        """Words from the decoder's word labels: ``ends`` holds (frame, word id) where a word was
-        completed (the free frame after the end counts as the last frame).
+    def _lexicon_words(self, path: np.ndarray, lp: np.ndarray, end_frames: list[int], word_ids: list[int],
+                       offset: float) -> list[Word]:
+        """Words from the decoder's word labels: word ``word_ids[k]`` was completed at frame
+        ``end_frames[k]`` (the free frame after the end counts as the last frame).
 
         The text must come from the labels, not from collapsing the path: flashlight's lexicon
         search may spell a double letter ("three") with no blank between the two e's. A word spans
-        from its first letter after the previous word to the end of its (possibly held) last letter.
+        from its first letter after the previous word to the end of its (possibly held) last letter;
+        its confidence is the mean probability of the path over its letter frames.
         """
-        T, fs = len(path), self.frame_seconds
-        letters = np.flatnonzero((path != self.vocab.blank) & (path != self.vocab.space)).tolist()  # frames that spell
-        path = path.tolist()
+        fs = self.frame_seconds
+        letters = np.flatnonzero((path != self.vocab.blank) & (path != self.vocab.space))  # frames that spell
+        tokens = path[letters]
+        conf = torch.from_numpy(lp[letters, tokens]).exp().tolist()  # torch's exp, as greedy decoding's
+        # held[k]: letter k + 1 holds letter k (the next frame, the same token)
+        held = ((letters[1:] == letters[:-1] + 1) & (tokens[1:] == tokens[:-1])).tolist()
+        letters = letters.tolist()
+        n = len(letters)
         words: list[Word] = []
-        prev = -1
-        for t_end, wid in ends:
-            i = bisect.bisect_right(letters, prev)  # first letter after the previous word
-            j = bisect.bisect_right(letters, t_end)  # letters up to the completing frame
+        i = 0  # first letter after the previous word
+        for t_end, wid in zip(end_frames, word_ids):
+            j = bisect.bisect_right(letters, t_end, lo=i)  # letters up to the completing frame
             if i < j:
+                while j < n and held[j - 1]:  # held last letter
+                    j += 1
                 start, end = letters[i], letters[j - 1]
-                while end + 1 < T and path[end + 1] == path[end]:  # held last letter
-                    end += 1
-                frames = [conf[t] for t in letters[i:j]]
-                if end > letters[j - 1]:
-                    frames += conf[letters[j - 1] + 1 : end + 1]
+                c = sum(conf[i:j]) / (j - i)
             else:  # no letter of its own (cannot happen with a CTC lexicon, but stay total)
                 start = end = t_end
-                frames = [conf[t_end]]
-            words.append(Word(self._word_text[wid], offset + start * fs, offset + (end + 1) * fs,
-                              float(min(1.0, max(0.0, sum(frames) / len(frames))))))
-            prev = end
+                c = math.exp(float(lp[t_end, path[t_end]]))
+            words.append(Word(self._word_text[wid], offset + start * fs, offset + (end + 1) * fs, float(min(1.0, max(0.0, c)))))
+            i = j
         return words
