@@ -284,9 +284,14 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_boost_quiet_arg(p: argparse.ArgumentParser) -> None:
+def _add_stream_args(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``asr stream`` and ``asr live``: endpointing, input level, int8, decoding."""
+    p.add_argument("--trailing-silence", type=float, default=0.6, help="endpoint after this much silence (s)")
+    p.add_argument("--max-utterance", type=float, default=20.0, help="longest utterance (s)")
     p.add_argument("--boost-quiet", action="store_true",
                    help="raise very quiet input (peak under -40 dBFS so far) by up to 40 dB; off: it also raises room noise")
+    p.add_argument("--int8", action="store_true", help="int8 dynamic quantization (faster on CPU)")
+    _add_decode_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,11 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--realtime", action="store_true", help="pace the audio as if spoken live")
     s.add_argument("--chunk-ms", type=float, default=100.0, help="audio block size fed per call")
     s.add_argument("--partials", action=argparse.BooleanOptionalAction, default=True, help="print partial results")
-    s.add_argument("--trailing-silence", type=float, default=0.6, help="endpoint after this much silence (s)")
-    s.add_argument("--max-utterance", type=float, default=20.0, help="longest utterance (s)")
-    _add_boost_quiet_arg(s)
-    s.add_argument("--int8", action="store_true", help="int8 dynamic quantization (faster on CPU)")
-    _add_decode_args(s)
+    _add_stream_args(s)
     s.set_defaults(func=_stream)
 
     s = sub.add_parser("live", help="transcribe the microphone live")
@@ -366,11 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--save", metavar="FILE.wav", help="also keep the captured audio")
     s.add_argument("--output", metavar="FILE.jsonl", help="append events as JSON lines")
     s.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
-    s.add_argument("--trailing-silence", type=float, default=0.6)
-    s.add_argument("--max-utterance", type=float, default=20.0)
-    _add_boost_quiet_arg(s)
-    s.add_argument("--int8", action="store_true", help="int8 dynamic quantization (faster on CPU)")
-    _add_decode_args(s)
+    _add_stream_args(s)
     s.set_defaults(func=_live)
 
     s = sub.add_parser("export", help="export the streaming step (torch.export) with explicit LSTM state")
