@@ -128,6 +128,7 @@ class StreamingRecognizer:
         self._resampler: Optional[soxr.ResampleStream] = None
         self._in_rate = self.fcfg.sample_rate
         self.features = StreamingFeatures(self.fcfg)
+        self.boost_quiet = boost_quiet
         self.gain = RunningGain() if boost_quiet else (lambda block: block)
         self.samples_in = 0  # at the model rate
         self.frames_out = 0  # output frames decoded over the whole stream
@@ -144,7 +145,7 @@ class StreamingRecognizer:
 
     def reset(self) -> None:
         """Forget everything: a new stream starts at time 0."""
-        self.__init__(self.model, self.decode_cfg, self.endpoint, self.chunk_frames)
+        self.__init__(self.model, self.decode_cfg, self.endpoint, self.chunk_frames, self.boost_quiet)
 
     # ------------------------------------------------------------------ input
     def _to_model_rate(self, samples: np.ndarray, sample_rate: Optional[int], last: bool = False) -> np.ndarray:

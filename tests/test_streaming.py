@@ -110,6 +110,14 @@ def test_reset_starts_a_new_stream():
     assert first[-1].text == second[-1].text and second[-1].start == 0.0
 
 
+def test_reset_keeps_the_settings():
+    from asr.level import RunningGain
+
+    sr = StreamingRecognizer(_model(), endpoint=EndpointConfig(trailing_silence=0.3), chunk_frames=24, boost_quiet=True)
+    sr.reset()
+    assert isinstance(sr.gain, RunningGain) and sr.chunk_frames == 24 and sr.endpoint.trailing_silence == 0.3
+
+
 def test_stream_command_prints_events(tmp_path, capsys):
     import soundfile as sf
 
