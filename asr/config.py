@@ -175,6 +175,15 @@ class TrainConfig:
     # layer's: loss = (1 - w) * final + w * layer k. A regulariser for small corpora.
     inter_ctc_layer: int = 0
     inter_ctc_weight: float = 0.3
+    # Knowledge distillation (a streaming student, a bidirectional teacher): a checkpoint with the
+    # same features, output frame rate and vocabulary. loss = (1 - w) * CTC + w * KL(teacher ||
+    # student) per frame, summed over the utterance and divided by its target length like CTC.
+    # The student's frame t learns the teacher's frame t - delay: a unidirectional model emits
+    # later than a bidirectional one, and asking it to spike at the teacher's frame asks for
+    # context it has not heard yet.
+    distill_from: Optional[str] = None
+    distill_weight: float = 0.5
+    distill_delay: int = 0  # output frames
 
     def __post_init__(self) -> None:
         if self.amp not in ("none", "bf16", "fp16"):
@@ -185,6 +194,9 @@ class TrainConfig:
             raise ValueError(f"train.accum_steps must be >= 1, got {self.accum_steps}")
         if self.batch_size < 1:
             raise ValueError(f"train.batch_size must be >= 1, got {self.batch_size}")
+        if not 0.0 < self.distill_weight < 1.0 or self.distill_delay < 0:
+            raise ValueError(f"train.distill_weight must be in (0, 1) and distill_delay >= 0, "
+                             f"got {self.distill_weight}, {self.distill_delay}")
         if self.inter_ctc_layer < 0 or not 0.0 < self.inter_ctc_weight < 1.0:
             raise ValueError(f"train.inter_ctc_layer must be >= 0 and inter_ctc_weight in (0, 1), "
                              f"got {self.inter_ctc_layer}, {self.inter_ctc_weight}")

@@ -193,6 +193,48 @@ def test_intermediate_ctc_mixes_the_two_losses(synth_corpus, tmp_path):
         load_config(None, ["train.inter_ctc_weight=1.5"])
 
 
+def test_distillation_mixes_ctc_and_teacher_kl(synth_corpus, tmp_path):
+    """train.distill_from: the logged loss is (1 - w) * CTC + w * KL(teacher[t - delay] ||
+    student[t]) summed over frames / target length; a teacher at another frame rate is refused."""
+    from asr.config import FeatureConfig, ModelConfig
+    from asr.model import AcousticModel
+    from asr.text import Vocabulary
+
+    data = _small(synth_corpus, tmp_path, 16)
+    base = [*EXACT, "model.bidirectional=false", "train.batch_size=16"]
+    torch.manual_seed(5)
+    teacher = AcousticModel(FeatureConfig(), ModelConfig(hidden=16, layers=1, stack=3, stride=3, bidirectional=True), Vocabulary())
+    with torch.no_grad():
+        teacher.output.weight.mul_(20.0)  # a confident teacher: its KL term is far from the CTC loss
+    teacher.save(tmp_path / "teacher.pt")
+    cfg = load_config(None, _overrides(data, tmp_path / "kd", [*base, f"train.distill_from={tmp_path / 'teacher.pt'}",
+                                                               "train.distill_weight=0.4", "train.distill_delay=2"]))
+    trainer = Trainer(cfg)
+    batch = next(trainer.data.stream(0, 0, 1))[2]
+    with torch.no_grad():
+        student, lens = trainer.model.train()(batch.feats, batch.feat_lens)
+        target, _ = teacher.eval()(batch.feats, batch.feat_lens)
+    ctc = torch.nn.CTCLoss(blank=trainer.vocab.blank, reduction="none", zero_infinity=True)
+    c = ctc(student.transpose(0, 1), batch.targets, lens, batch.target_lens)
+    kl = torch.zeros(len(lens))
+    for b, n in enumerate(lens.tolist()):
+        for t in range(2, n):
+            p = target[b, t - 2]
+            kl[b] += (p.exp() * (p - student[b, t])).sum()
+    c, kl = float((c / batch.target_lens).mean()), float((kl / batch.target_lens).mean())
+    assert abs(c - kl) > 0.1  # so that the check below tells the mixture from either term alone
+    trainer.fit()
+    assert _tb_losses(tmp_path / "kd")[0] == pytest.approx(0.6 * c + 0.4 * kl, rel=1e-3)
+    assert load_checkpoint(tmp_path / "kd" / "last.pt")["model"]["state_dict"].keys() == trainer.model.state_dict().keys()
+
+    other = AcousticModel(FeatureConfig(), ModelConfig(hidden=16, layers=1, stack=2, stride=2), Vocabulary())
+    other.save(tmp_path / "stride2.pt")
+    with pytest.raises(ValueError, match="output stride"):
+        Trainer(load_config(None, _overrides(data, tmp_path / "kd2", [*base, f"train.distill_from={tmp_path / 'stride2.pt'}"])))
+    with pytest.raises(ValueError, match="distill_weight"):
+        load_config(None, ["train.distill_weight=1.0"])
+
+
 def test_fp16_and_cuda_need_a_gpu(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: the CPU-only error paths are not reachable")

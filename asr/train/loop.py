@@ -156,6 +156,7 @@ class Trainer:
             self.net = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None, broadcast_buffers=False)
         self._fill = self.model.feat_mean.detach().cpu()  # SpecAugment's mask value, on the CPU where it runs
+        self.teacher = self._load_teacher(t.distill_from) if t.distill_from else None
         if self.env.is_main:
             print(self.model.summary(), file=sys.stderr)
             print(f"train: {len(rows)} utterances, {sum(float(r.get('duration') or 0) for r in rows) / 3600:.2f} h, "
@@ -176,6 +177,33 @@ class Trainer:
                              "fine-tuning needs the same features, model shape and vocabulary")
         self.model.load_state_dict(source.state_dict())
         log.info("initialised from %s (weights and feature statistics)", path)
+
+    def _load_teacher(self, path: str) -> AcousticModel:
+        """The frozen distillation teacher; it must read the same features and write the same
+        tokens at the same output frame rate as the model being trained."""
+        teacher = AcousticModel.load(path).to(self.device).eval()
+        mismatch = [name for name, mine, theirs in (
+            ("features", asdict(self.cfg.features), asdict(teacher.feature_cfg)),
+            ("output stride", self.cfg.model.stride, teacher.cfg.stride),
+            ("vocabulary", self.vocab.to_dict(), teacher.vocab.to_dict())) if mine != theirs]
+        if mismatch:
+            raise ValueError(f"train.distill_from={path}: its {' and '.join(mismatch)} differ from this config's; "
+                             "distillation compares the two models frame by frame")
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        log.info("distilling from %s (weight %.2f, delay %d frames)", path, self.cfg.train.distill_weight,
+                 self.cfg.train.distill_delay)
+        return teacher
+
+    def _distill_losses(self, log_probs: torch.Tensor, out_lens: torch.Tensor, teacher_lp: torch.Tensor) -> torch.Tensor:
+        """Per utterance: sum over frames t in [delay, length) of KL(teacher[t - delay] || student[t])."""
+        d = self.cfg.train.distill_delay
+        T = log_probs.shape[1]
+        student = log_probs[:, d:].float()
+        teacher = teacher_lp[:, : T - d].float()
+        kl = (teacher.exp() * (teacher - student)).sum(-1)  # (batch, T - d)
+        valid = torch.arange(d, T, device=kl.device)[None, :] < out_lens.to(kl.device)[:, None]
+        return (kl * valid).sum(1)
 
     def _load_train_rows(self) -> tuple[list[dict], Optional[list[int]]]:
         """Training rows, and with data.weights the manifest index of each row."""
@@ -247,6 +275,11 @@ class Trainer:
     def _loss_sum(self, batch: Batch, gen: torch.Generator) -> torch.Tensor:
         """Sum over the batch's utterances of CTC loss / target length (a 0-dim float32 tensor)."""
         feats = batch.feats
+        teacher_lp = None
+        if self.teacher is not None:  # the teacher hears the features before SpecAugment
+            with torch.no_grad(), torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                                                 enabled=self.amp_dtype is not None):
+                teacher_lp, _ = self.teacher(feats.to(self.device, non_blocking=True), batch.feat_lens)
         if self.cfg.augment.freq_masks or self.cfg.augment.time_masks:
             feats = spec_augment(feats.clone(), batch.feat_lens, self.cfg.augment, gen, self._fill)
         feats = feats.to(self.device, non_blocking=True)
@@ -259,6 +292,9 @@ class Trainer:
         if inter:  # intermediate CTC (Lee & Watanabe 2021): the same targets from a lower layer
             w = self.cfg.train.inter_ctc_weight
             losses = (1 - w) * losses + w * self.ctc(inter[0].transpose(0, 1).float(), targets, out_lens, batch.target_lens)
+        if teacher_lp is not None:
+            w = self.cfg.train.distill_weight
+            losses = (1 - w) * losses + w * self._distill_losses(log_probs, out_lens, teacher_lp)
         return (losses / batch.target_lens.to(losses.device).clamp(min=1)).sum()
 
     def train_step(self, micro: list[Optional[Batch]]) -> Optional[tuple[float, float]]:
