@@ -10,9 +10,10 @@ feature stream continues, and every event carries stream-time timings.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 import soxr
@@ -99,6 +100,17 @@ class _BeamStream:
             self.dec.decoder.decode_step(em.ctypes.data, 1, em.shape[1])
             self.kept.append(self.frames)
         self.dec.decoder.decode_end()
+
+
+@contextlib.contextmanager
+def _without_onednn() -> Iterator[None]:
+    """torch.backends.mkldnn off for the block (``mkldnn.flags()`` would also warn about TF32)."""
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
 
 
 class StreamingRecognizer:
@@ -193,7 +205,10 @@ class StreamingRecognizer:
                 pad = self.model.feat_mean.expand(size - self._pending.shape[0], -1)
                 chunk = torch.cat([self._pending, pad])
                 self._pending = self._pending[:0]
-            lp, self.state = self.model.step(chunk[None], self.state)
+            # ATen's own LSTM kernel, not oneDNN's: for one stream's 160 ms chunk (batch 1, a few
+            # frames) oneDNN's fp32 LSTM takes about twice as long (benchmarks/streaming.py).
+            with _without_onednn():
+                lp, self.state = self.model.step(chunk[None], self.state)
             self.decoder.step(lp[0])
             self.frames_out += lp.shape[1]
             events += self._check(t0)

@@ -199,6 +199,8 @@ class Trainer:
         """Per utterance: sum over frames t in [delay, length) of KL(teacher[t - delay] || student[t])."""
         d = self.cfg.train.distill_delay
         T = log_probs.shape[1]
+        if d >= T:  # utterances too short to have a delayed frame
+            return log_probs.new_zeros(log_probs.shape[0], dtype=torch.float32)
         student = log_probs[:, d:].float()
         teacher = teacher_lp[:, : T - d].float()
         kl = (teacher.exp() * (teacher - student)).sum(-1)  # (batch, T - d)
