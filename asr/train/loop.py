@@ -39,6 +39,20 @@ from .metrics import error_rates
 log = logging.getLogger(__name__)
 
 
+def _cpu_has_bf16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX). From /proc/cpuinfo on
+    Linux; elsewhere oneDNN's own check, which also says yes for plain AVX512 (emulated bf16)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+        return "avx512_bf16" in flags or "amx_bf16" in flags
+    except OSError:
+        pass
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def lr_lambda(step: int, warmup: int, total: int, min_ratio: float) -> float:
     """Linear warm-up to 1, then cosine decay to ``min_ratio`` at ``total`` steps."""
     if step < warmup:
@@ -132,6 +146,9 @@ class Trainer:
         # scaler passes everything straight through.
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.amp == "fp16")
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(t.amp)
+        if t.amp == "bf16" and self.device.type == "cpu" and not _cpu_has_bf16():
+            log.warning("train.amp=bf16 on a CPU without native bfloat16 (AVX512-BF16 or AMX): it is emulated "
+                        "and slower than fp32 here; train.amp=none is faster")
         # Per-utterance losses: the mean over the global batch is formed in train_step.
         self.ctc = nn.CTCLoss(blank=self.vocab.blank, reduction="none", zero_infinity=True)
         # Progress counters; all of them are saved in checkpoints.
