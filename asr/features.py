@@ -138,15 +138,9 @@ def _base_features(frames: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
     power, mel buffers: ~2 MB per block) in cache instead of streaming 60 s of audio's 50 MB
     through memory: 2.5x faster on 60 s of audio, and no longer slowed by fresh-page faults.
     """
-    n = frames.shape[0]
-    if n <= BLOCK_FRAMES:
+    if frames.shape[0] <= BLOCK_FRAMES:
         return _block_features(frames, cfg)
-    first = _block_features(frames[:BLOCK_FRAMES], cfg)
-    out = first.new_empty(n, first.shape[1])
-    out[:BLOCK_FRAMES] = first
-    for a in range(BLOCK_FRAMES, n, BLOCK_FRAMES):
-        out[a : a + BLOCK_FRAMES] = _block_features(frames[a : a + BLOCK_FRAMES], cfg)
-    return out
+    return torch.cat([_block_features(block, cfg) for block in frames.split(BLOCK_FRAMES)])
 
 
 def _block_features(frames: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:

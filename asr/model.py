@@ -142,6 +142,9 @@ class AcousticModel(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict) -> "AcousticModel":
+        """A model checkpoint (``best.pt``, ``asr pack``) or a trainer checkpoint (``last.pt``) -> model."""
+        if "model" in ckpt and "state_dict" not in ckpt:  # a trainer checkpoint: the model is inside
+            ckpt = ckpt["model"]
         try:
             model = cls(FeatureConfig(**ckpt["feature_config"]), ModelConfig(**ckpt["model_config"]), vocabulary_from_dict(ckpt["vocab"]))
             model.load_state_dict(ckpt["state_dict"])

@@ -227,6 +227,13 @@ def test_load_checkpoint_prefers_best_in_a_directory(tmp_path):
     assert torch.equal(AcousticModel.load(tmp_path).output.weight, best.output.weight)
 
 
+def test_load_accepts_a_trainer_checkpoint(tmp_path):
+    """A run folder with only last.pt (a killed run) loads like a model checkpoint."""
+    m = tiny(seed=4)
+    torch.save({"model": m.checkpoint(), "epoch": 1, "step": 10, "optimizer": {}}, tmp_path / "last.pt")
+    assert torch.equal(AcousticModel.load(tmp_path).output.weight, m.output.weight)
+
+
 def test_missing_checkpoint_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         load_checkpoint(tmp_path / "nope.pt")

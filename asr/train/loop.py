@@ -181,17 +181,9 @@ class Trainer:
 
     def _init_from(self, path: str) -> None:
         """Copy weights and normalisation statistics from a checkpoint whose model fits this config."""
-        ckpt = load_checkpoint(path)
-        if "model" in ckpt and "state_dict" not in ckpt:  # a trainer checkpoint (last.pt)
-            ckpt = ckpt["model"]
-        source = AcousticModel.from_checkpoint(ckpt)
-        mismatch = [name for name, mine, theirs in (
-            ("features", asdict(self.cfg.features), asdict(source.feature_cfg)),
-            ("model", _shape(asdict(self.cfg.model)), _shape(asdict(source.cfg))),
-            ("vocabulary", self.vocab.to_dict(), source.vocab.to_dict())) if mine != theirs]
-        if mismatch:
-            raise ValueError(f"train.init_from={path}: its {' and '.join(mismatch)} differ from this config's; "
-                             "fine-tuning needs the same features, model shape and vocabulary")
+        source = AcousticModel.load(path)
+        self._require_same("train.init_from", path, source, "fine-tuning needs the same features, model shape and vocabulary",
+                           ("model", _shape(asdict(self.cfg.model)), _shape(asdict(source.cfg))))
         self.model.load_state_dict(source.state_dict())
         log.info("initialised from %s (weights and feature statistics)", path)
 
@@ -199,18 +191,22 @@ class Trainer:
         """The frozen distillation teacher; it must read the same features and write the same
         tokens at the same output frame rate as the model being trained."""
         teacher = AcousticModel.load(path).to(self.device).eval()
-        mismatch = [name for name, mine, theirs in (
-            ("features", asdict(self.cfg.features), asdict(teacher.feature_cfg)),
-            ("output stride", self.cfg.model.stride, teacher.cfg.stride),
-            ("vocabulary", self.vocab.to_dict(), teacher.vocab.to_dict())) if mine != theirs]
-        if mismatch:
-            raise ValueError(f"train.distill_from={path}: its {' and '.join(mismatch)} differ from this config's; "
-                             "distillation compares the two models frame by frame")
+        self._require_same("train.distill_from", path, teacher, "distillation compares the two models frame by frame",
+                           ("output stride", self.cfg.model.stride, teacher.cfg.stride))
         for p in teacher.parameters():
             p.requires_grad_(False)
         log.info("distilling from %s (weight %.2f, delay %d frames)", path, self.cfg.train.distill_weight,
                  self.cfg.train.distill_delay)
         return teacher
+
+    def _require_same(self, option: str, path: str, other: AcousticModel, need: str, *more: tuple) -> None:
+        """Raise unless ``other`` has this config's features and vocabulary, and equal ``more``
+        (name, ours, theirs) pairs."""
+        pairs = (("features", asdict(self.cfg.features), asdict(other.feature_cfg)), *more,
+                 ("vocabulary", self.vocab.to_dict(), other.vocab.to_dict()))
+        mismatch = [name for name, mine, theirs in pairs if mine != theirs]
+        if mismatch:
+            raise ValueError(f"{option}={path}: its {' and '.join(mismatch)} differ from this config's; {need}")
 
     def _distill_losses(self, log_probs: torch.Tensor, out_lens: torch.Tensor, teacher_lp: torch.Tensor) -> torch.Tensor:
         """Per utterance: sum over frames t in [delay, length) of KL(teacher[t - delay] || student[t])."""
