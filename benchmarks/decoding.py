@@ -3,9 +3,11 @@
     python benchmarks/decoding.py --model exp/bench_an4/seed0/best.pt [--data exp/bench_an4/data]
 
 1. AN4 test WER, greedy and beam search with a word 3-gram LM built from AN4's *training*
-   transcripts (lexicon = the LM's words); LM weight and word score tuned on the dev split only.
+   transcripts (lexicon = the LM's words); LM weight and word score tuned on the dev split only,
+   then the search's pruning (beam threshold, tokens per frame, blank-frame skipping), also on dev.
 2. Decoder speed on the same log-probs at beam 8, 32, 128: ours (flashlight-text, C++) vs
-   pyctcdecode (pure Python, installed only for this benchmark), both with the same LM.
+   pyctcdecode (pure Python, installed only for this benchmark, its own dev-tuned weights and
+   default pruning), both with the same LM.
 3. Long audio: real-time factor and peak memory for a 30-minute file (AN4 test speech with
    pauses), each measured in a fresh process; 5 minutes as well, to show memory does not grow.
 """
@@ -78,7 +80,7 @@ def long_audio(args) -> dict:
                     if total >= minutes * 60 * sr:
                         break
         code = ("import resource, time, sys; import asr; from asr.config import DecodeConfig;"
-                f"rec = asr.load_model({args.model!r}, decode=DecodeConfig(decoder='beam', lm={args.arpa!r}, lm_weight={args.best_lm_weight}, word_score={args.best_word_score}, beam_threshold={args.beam_threshold}));"
+                f"rec = asr.load_model({args.model!r}, decode=DecodeConfig(decoder='beam', lm={args.arpa!r}, lm_weight={args.best_lm_weight}, word_score={args.best_word_score}, **{args.prune!r}));"
                 f"t = time.perf_counter(); segs = list(rec.segments({str(path)!r})); el = time.perf_counter() - t;"
                 "print(el, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(segs), sum(len(s.words) for s in segs))")
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -124,15 +126,24 @@ def main() -> None:
     dev_wer, lw, ws = min(grid)
     args.best_lm_weight, args.best_word_score = lw, ws
     print(f"dev-tuned: lm_weight={lw} word_score={ws} (dev WER {dev_wer:.2f}%)", flush=True)
-    # Pruning, also on dev: the tightest beam threshold whose dev WER equals the widest's.
-    thresholds = {}
-    for thr in (25.0, 12.0, 10.0, 8.0, 6.0, 5.0, 4.0, 3.0):
-        dec = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, beam_threshold=thr, lm=args.arpa, lm_weight=lw, word_score=ws), fs)
-        thresholds[thr], _ = wer_of(dec, dev_lps, dev_refs)
-    thr = min(t for t, w in thresholds.items() if w <= thresholds[25.0])
-    print(f"dev WER by beam threshold: {thresholds} -> {thr}", flush=True)
-    args.beam_threshold = thr
-    best = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, beam_threshold=thr, lm=args.arpa, lm_weight=lw, word_score=ws), fs)
+    # Pruning, also on dev, one knob after the other: the tightest setting whose dev WER is no worse
+    # than the widest's (beam threshold, then tokens tried per frame, then blank-frame skipping).
+    def dev_wer(**prune) -> float:
+        cfg = DecodeConfig(decoder="beam", beam_size=32, lm=args.arpa, lm_weight=lw, word_score=ws, **prune)
+        return wer_of(make_decoder(vocab, cfg, fs), dev_lps, dev_refs)[0]
+
+    def tightest(name: str, values: tuple, **fixed) -> tuple:
+        by_value = {v: dev_wer(**fixed, **{name: v}) for v in values}  # widest first
+        print(f"dev WER by {name}: {by_value}", flush=True)
+        return next(v for v in reversed(values) if by_value[v] <= by_value[values[0]]), by_value
+
+    thr, thresholds = tightest("beam_threshold", (25.0, 12.0, 10.0, 8.0, 6.0, 5.0, 4.0, 3.0), beam_size_token=0)
+    tok, by_token = tightest("beam_size_token", (0, 8, 5, 4, 3, 2), beam_threshold=thr)
+    skip, by_skip = tightest("blank_skip", (0.0, 0.999, 0.99, 0.95, 0.9, 0.8, 0.5), beam_threshold=thr, beam_size_token=tok)
+    prune = dict(beam_threshold=thr, beam_size_token=tok, blank_skip=skip)
+    print(f"dev-tuned pruning: {prune}", flush=True)
+    args.prune = prune
+    best = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, lm=args.arpa, lm_weight=lw, word_score=ws, **prune), fs)
     wer_lm, _ = wer_of(best, test_lps, test_refs)
     print(f"AN4 test beam+LM WER {wer_lm:.2f}%", flush=True)
 
@@ -148,7 +159,7 @@ def main() -> None:
     # Speed: same log-probs, same LM, same beam widths, each decoder with its dev-tuned weights.
     speed = {}
     for beam in (8, 32, 128):
-        ours = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=beam, beam_threshold=thr, lm=args.arpa, lm_weight=lw, word_score=ws), fs)
+        ours = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=beam, lm=args.arpa, lm_weight=lw, word_score=ws, **prune), fs)
         pyc = make_pyctc(alpha, beta)
         # Best of 5 rounds, each timing ours then pyctcdecode: this machine's speed drifts between
         # minutes, and alternating gives both decoders the same conditions.
@@ -171,8 +182,8 @@ def main() -> None:
         "lm": "word 3-gram, modified Kneser-Ney (asr lm build) on AN4 train transcripts; lexicon = its words",
         "lm_weight": lw, "word_score": ws, "dev_wer_lm": round(dev_wer, 2), "tuning_grid_dev": grid,
         "pyctcdecode_alpha": alpha, "pyctcdecode_beta": beta, "pyctcdecode_dev_wer": round(py_dev, 2),
-        "decoder_pruning": {"beam_size_token": DecodeConfig().beam_size_token, "beam_threshold": thr,
-                            "blank_skip": DecodeConfig().blank_skip, "dev_wer_by_beam_threshold": thresholds},
+        "decoder_pruning": {**prune, "dev_wer_by_beam_threshold": thresholds, "dev_wer_by_beam_size_token": by_token,
+                            "dev_wer_by_blank_skip": by_skip},
         "speedup_vs_pyctcdecode": {k: v["speedup"] for k, v in speed.items()}, "decoder_speed": speed,
         "long_audio_rtf": long[30]["rtf"], "long_audio_peak_rss_mb": long[30]["peak_rss_mb"], "long_audio": long,
         "model": args.model, "threads": args.threads,

@@ -36,9 +36,9 @@ def blank_skip_mask(log_probs, blank: int, threshold: float, prev_confident: boo
     if threshold <= 0 or lp.shape[0] == 0:
         return np.zeros(lp.shape[0], dtype=bool), prev_confident and threshold > 0
     confident = lp[:, blank] >= math.log(threshold)
-    skip = np.empty_like(confident)
-    skip[0] = confident[0] and prev_confident
-    skip[1:] = confident[1:] & confident[:-1]
+    skip = confident.copy()
+    skip[0] &= prev_confident
+    skip[1:] &= confident[:-1]
     return skip, bool(confident[-1])
 
 
@@ -117,6 +117,8 @@ class BeamSearchDecoder:
             raise ValueError("beam search needs a vocabulary with a space token")
         self._fl = fl
         self._free: np.ndarray | None = None
+        self._is_letter = np.ones(len(vocab), dtype=bool)  # tokens that spell: not blank, not space
+        self._is_letter[[vocab.blank, vocab.space]] = False
         hotwords = parse_hotwords(cfg.hotwords, cfg.hotword_boost)
         unit = lm_unit(cfg.lm, cfg.lm_unit) if cfg.lm else None
         self.lexicon_mode = bool(cfg.lexicon) or unit == "word"
@@ -185,12 +187,16 @@ class BeamSearchDecoder:
             self._lm.reset()
         skip, _ = blank_skip_mask(lp, self.vocab.blank, self.cfg.blank_skip)
         kept = np.flatnonzero(~skip)
-        em = lp[kept]
+        n = len(kept)
         if self.lexicon_mode:  # plus the free frame, at index T
-            em = np.concatenate([em, self.free_frame()])
+            em = np.empty((n + 1, lp.shape[1]), dtype=np.float32)
+            np.take(lp, kept, axis=0, out=em[:n])
+            em[n] = self.free_frame()[0]
             kept = np.append(kept, lp.shape[0])
+        else:
+            em = lp[kept]
         results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
-        skipped_score = float(lp[skip, self.vocab.blank].sum(dtype=np.float64))  # the same for every hypothesis
+        skipped_score = float(lp[:, self.vocab.blank].sum(where=skip, dtype=np.float64))  # the same for every hypothesis
         hyps, seen = [], set()
         for r in results:
             hyp = self.hypothesis_from(r, lp, offset, kept, skipped_score)
@@ -226,21 +232,28 @@ class BeamSearchDecoder:
         ``kept``: the frames the search saw, in order (T for the free frame)."""
         T = lp.shape[0]
         kept = np.asarray(kept, dtype=np.int64)
-        path = self.frame_path(r, kept, T)
         if self.lexicon_mode:
-            labels = np.asarray(r.words[1 : len(kept) + 1], dtype=np.int64)
+            # Letters only sit on frames the search saw (skipped frames are blank; the free frame
+            # allows only space or blank).
+            m = len(kept)
+            tokens = np.asarray(r.tokens[1 : m + 1], dtype=np.int64)
+            labels = np.asarray(r.words[1 : m + 1], dtype=np.int64)
+            letter = self._is_letter[tokens]
             at = np.flatnonzero(labels >= 0)
-            words = self._lexicon_words(path, lp, np.minimum(kept[at], T - 1).tolist(), labels[at].tolist(), offset)
+            words = self._lexicon_words(kept[: len(tokens)][letter], tokens[letter], lp, np.minimum(kept[at], T - 1).tolist(),
+                                        labels[at].tolist(), offset)
         else:
+            path = self.frame_path(r, kept, T)
             conf = torch.from_numpy(lp[np.arange(T), path]).exp().tolist()  # torch's exp, as greedy decoding's
             words = words_from_alignment(collapse(path.tolist(), self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
         text = " ".join(w.text for w in words)
         return Hypothesis(text=text, tokens=self.vocab.encode(text), score=float(r.score) + skipped_score, words=words)
 
-    def _lexicon_words(self, path: np.ndarray, lp: np.ndarray, end_frames: list[int], word_ids: list[int],
-                       offset: float) -> list[Word]:
+    def _lexicon_words(self, letters: np.ndarray, tokens: np.ndarray, lp: np.ndarray, end_frames: list[int],
+                       word_ids: list[int], offset: float) -> list[Word]:
         """Words from the decoder's word labels: word ``word_ids[k]`` was completed at frame
-        ``end_frames[k]`` (the free frame after the end counts as the last frame).
+        ``end_frames[k]`` (the free frame after the end counts as the last frame). ``letters``: the
+        best path's letter frames, in order, and ``tokens`` their letters.
 
         The text must come from the labels, not from collapsing the path: flashlight's lexicon
         search may spell a double letter ("three") with no blank between the two e's. A word spans
@@ -248,8 +261,6 @@ class BeamSearchDecoder:
         its confidence is the mean probability of the path over its letter frames.
         """
         fs = self.frame_seconds
-        letters = np.flatnonzero((path != self.vocab.blank) & (path != self.vocab.space))  # frames that spell
-        tokens = path[letters]
         conf = torch.from_numpy(lp[letters, tokens]).exp().tolist()  # torch's exp, as greedy decoding's
         # held[k]: letter k + 1 holds letter k (the next frame, the same token)
         held = ((letters[1:] == letters[:-1] + 1) & (tokens[1:] == tokens[:-1])).tolist()
@@ -266,7 +277,7 @@ class BeamSearchDecoder:
                 c = sum(conf[i:j]) / (j - i)
             else:  # no letter of its own (cannot happen with a CTC lexicon, but stay total)
                 start = end = t_end
-                c = math.exp(float(lp[t_end, path[t_end]]))
+                c = math.exp(float(lp[t_end].max()))
             words.append(Word(self._word_text[wid], offset + start * fs, offset + (end + 1) * fs, float(min(1.0, max(0.0, c)))))
             i = j
         return words
