@@ -128,12 +128,12 @@ def main() -> None:
     print(f"dev-tuned: lm_weight={lw} word_score={ws} (dev WER {dev_wer:.2f}%)", flush=True)
     # Pruning, also on dev, one knob after the other: the tightest setting whose dev WER is no worse
     # than the widest's (beam threshold, then tokens tried per frame, then blank-frame skipping).
-    def dev_wer(**prune) -> float:
+    def pruned_dev_wer(**prune) -> float:
         cfg = DecodeConfig(decoder="beam", beam_size=32, lm=args.arpa, lm_weight=lw, word_score=ws, **prune)
         return wer_of(make_decoder(vocab, cfg, fs), dev_lps, dev_refs)[0]
 
     def tightest(name: str, values: tuple, **fixed) -> tuple:
-        by_value = {v: dev_wer(**fixed, **{name: v}) for v in values}  # widest first
+        by_value = {v: pruned_dev_wer(**fixed, **{name: v}) for v in values}  # widest first
         print(f"dev WER by {name}: {by_value}", flush=True)
         return next(v for v in reversed(values) if by_value[v] <= by_value[values[0]]), by_value
 

@@ -233,14 +233,14 @@ class BeamSearchDecoder:
         T = lp.shape[0]
         kept = np.asarray(kept, dtype=np.int64)
         if self.lexicon_mode:
-            # Letters only sit on frames the search saw (skipped frames are blank; the free frame
-            # allows only space or blank).
+            # Letters only sit on frames the search saw (skipped frames are blank), never on the free frame.
             m = len(kept)
             tokens = np.asarray(r.tokens[1 : m + 1], dtype=np.int64)
             labels = np.asarray(r.words[1 : m + 1], dtype=np.int64)
-            letter = self._is_letter[tokens]
+            seen = kept[: len(tokens)]
+            letter = self._is_letter[tokens] & (seen < T)
             at = np.flatnonzero(labels >= 0)
-            words = self._lexicon_words(kept[: len(tokens)][letter], tokens[letter], lp, np.minimum(kept[at], T - 1).tolist(),
+            words = self._lexicon_words(seen[letter], tokens[letter], lp, np.minimum(kept[at], T - 1).tolist(),
                                         labels[at].tolist(), offset)
         else:
             path = self.frame_path(r, kept, T)
