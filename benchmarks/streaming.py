@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -122,6 +123,14 @@ def algorithmic_latency_ms(model: AcousticModel) -> float:
     return round(1000 * (f.n_fft / 2 / f.sample_rate + CHUNK_MS / 1000 + (c.stack - c.stride) * f.frame_shift), 1)
 
 
+def training_epochs(path: str) -> Optional[int]:
+    """Epochs the model's run trained (its history.jsonl beside the checkpoint), if known."""
+    hist = Path(path).parent / "history.jsonl"
+    if not hist.is_file():
+        return None
+    return sum(1 for line in hist.read_text().splitlines() if '"epoch"' in line)
+
+
 def tune_lm(model: AcousticModel, dev, arpa: str) -> tuple[float, float, float]:
     """LM weight and word score by dev WER, decoding the model's (offline == streamed) log-probs."""
     fs = model.feature_cfg.frame_shift * model.cfg.stride
@@ -177,7 +186,11 @@ def main() -> None:
     for spec in args.lookahead:
         ms, path = spec.split("=", 1)
         m = AcousticModel.load(path).eval()
-        table[ms] = {"model": path, "stack": m.cfg.stack, "stride": m.cfg.stride, "wer": stream_all(m, test)["wer"]}
+        lookahead = round(1000 * (m.cfg.stack - m.cfg.stride) * m.feature_cfg.frame_shift, 1)
+        if abs(lookahead - float(ms)) > 0.5:
+            raise SystemExit(f"--lookahead {spec}: that model looks {lookahead} ms ahead (stack {m.cfg.stack}, stride {m.cfg.stride})")
+        table[ms] = {"model": path, "stack": m.cfg.stack, "stride": m.cfg.stride, "epochs": training_epochs(path),
+                     "algorithmic_latency_ms": algorithmic_latency_ms(m), "wer": stream_all(m, test)["wer"]}
         print(f"look-ahead {ms} ms: {table[ms]}", flush=True)
 
     write_result("streaming.json", {
