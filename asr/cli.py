@@ -77,7 +77,8 @@ def _decode_config(args: argparse.Namespace):
         hotwords += read_hotwords_file(args.hotwords_file)
     decoder = args.decoder or ("beam" if (args.lm or args.lexicon or hotwords or args.nbest > 1) else "greedy")
     return DecodeConfig(decoder=decoder, beam_size=args.beam_size, beam_size_token=args.beam_size_token,
-                        beam_threshold=args.beam_threshold, blank_skip=args.blank_skip, lm=args.lm,
+                        beam_threshold=args.beam_threshold, blank_skip=args.blank_skip,
+                        token_min_logp=args.token_min_logp, lm=args.lm,
                         lm_unit=args.lm_unit, lm_weight=args.lm_weight, word_score=args.word_score, lexicon=args.lexicon,
                         nbest=args.nbest, hotwords=hotwords)
 
@@ -90,6 +91,8 @@ def _add_decode_args(s: argparse.ArgumentParser) -> None:
     g.add_argument("--beam-threshold", type=float, default=12.0, help="prune hypotheses this far below the best")
     g.add_argument("--blank-skip", type=float, default=0.999,
                    help="the search skips a frame whose blank probability is at least this and whose previous frame's is too (0 = off)")
+    g.add_argument("--token-min-logp", type=float, default=float("-inf"),
+                   help="tokens less likely than this log-probability in a frame are not tried (e.g. -5; default: off)")
     g.add_argument("--lm", help="n-gram LM: ARPA or KenLM binary (word-level with a lexicon, or character-level)")
     g.add_argument("--lm-unit", choices=["auto", "word", "char"], default="auto")
     g.add_argument("--lm-weight", type=float, default=0.5)

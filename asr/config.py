@@ -215,6 +215,9 @@ class DecodeConfig:
     # Runs of frames whose blank probability is at least this shrink to their first frame before
     # the search (same transcripts on AN4, half the frames); 0 = search every frame.
     blank_skip: float = 0.999
+    # Tokens less likely than this in a frame (natural log; never the frame's best) are not tried,
+    # as pyctcdecode's token_min_logp; -inf = try every token that beam_size_token allows.
+    token_min_logp: float = float("-inf")
     lm: Optional[str] = None  # ARPA or KenLM binary; word-level (with a lexicon) or character-level
     lm_unit: str = "auto"  # "auto" (read from an ARPA file) | "word" | "char"
     lm_weight: float = 0.5  # multiplies the LM's log10 probabilities (KenLM's unit)

@@ -83,6 +83,7 @@ class _BeamStream:
         self.kept += (kept + self.frames).tolist()
         self.frames += lp.shape[0]
         em = np.ascontiguousarray(lp.numpy()[kept])
+        self.dec.drop_unlikely(em)
         if em.shape[0]:
             self.dec.decoder.decode_step(em.ctypes.data, em.shape[0], em.shape[1])
 

@@ -4,7 +4,8 @@
 
 1. AN4 test WER, greedy and beam search with a word 3-gram LM built from AN4's *training*
    transcripts (lexicon = the LM's words); LM weight and word score tuned on the dev split only,
-   then the search's pruning (beam threshold, tokens per frame, blank-frame skipping), also on dev.
+   then the search's pruning (beam threshold, tokens per frame, blank-frame skipping, a minimum
+   token log-probability), also on dev.
 2. Decoder speed on the same log-probs at beam 8, 32, 128: ours (flashlight-text, C++) vs
    pyctcdecode (pure Python, installed only for this benchmark, its own dev-tuned weights and
    default pruning), both with the same LM.
@@ -140,9 +141,11 @@ def main() -> None:
     thr, thresholds = tightest("beam_threshold", (25.0, 12.0, 10.0, 8.0, 6.0, 5.0, 4.0, 3.0), beam_size_token=0)
     tok, by_token = tightest("beam_size_token", (0, 8, 5, 4, 3, 2), beam_threshold=thr)
     skip, by_skip = tightest("blank_skip", (0.0, 0.999, 0.99, 0.95, 0.9, 0.8, 0.5), beam_threshold=thr, beam_size_token=tok)
-    prune = dict(beam_threshold=thr, beam_size_token=tok, blank_skip=skip)
+    min_logp, by_min_logp = tightest("token_min_logp", (-math.inf, -10.0, -7.0, -5.0, -3.0), beam_threshold=thr,
+                                     beam_size_token=tok, blank_skip=skip)
+    prune = dict(beam_threshold=thr, beam_size_token=tok, blank_skip=skip, token_min_logp=min_logp)
     print(f"dev-tuned pruning: {prune}", flush=True)
-    args.prune = prune
+    args.prune = {k: v for k, v in prune.items() if v != -math.inf}  # -inf (off) is the default; no literal for it
     best = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, lm=args.arpa, lm_weight=lw, word_score=ws, **prune), fs)
     wer_lm, _ = wer_of(best, test_lps, test_refs)
     print(f"AN4 test beam+LM WER {wer_lm:.2f}%", flush=True)
@@ -182,8 +185,9 @@ def main() -> None:
         "lm": "word 3-gram, modified Kneser-Ney (asr lm build) on AN4 train transcripts; lexicon = its words",
         "lm_weight": lw, "word_score": ws, "dev_wer_lm": round(dev_wer, 2), "tuning_grid_dev": grid,
         "pyctcdecode_alpha": alpha, "pyctcdecode_beta": beta, "pyctcdecode_dev_wer": round(py_dev, 2),
-        "decoder_pruning": {**prune, "dev_wer_by_beam_threshold": thresholds, "dev_wer_by_beam_size_token": by_token,
-                            "dev_wer_by_blank_skip": by_skip},
+        "decoder_pruning": {**prune, "token_min_logp": None if min_logp == -math.inf else min_logp,  # None: off
+                            "dev_wer_by_beam_threshold": thresholds, "dev_wer_by_beam_size_token": by_token,
+                            "dev_wer_by_blank_skip": by_skip, "dev_wer_by_token_min_logp": {str(k): v for k, v in by_min_logp.items()}},
         "speedup_vs_pyctcdecode": {k: v["speedup"] for k, v in speed.items()}, "decoder_speed": speed,
         "long_audio_rtf": long[30]["rtf"], "long_audio_peak_rss_mb": long[30]["peak_rss_mb"], "long_audio": long,
         "model": args.model, "threads": args.threads,

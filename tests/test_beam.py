@@ -324,3 +324,27 @@ def test_blank_skip_in_chunks_equals_offline(mode, word_lm):
         hyp, path = stream.best()
         assert VOCAB.decode([k for k, _, _ in collapse(path)]).split() == dec.decode(lp)[0].text.split(), seed
         assert hyp.words == dec.decode(lp)[0].words, seed
+
+
+def test_token_min_logp_drops_unlikely_tokens_but_never_a_frames_best():
+    dec = beam(beam_size=8, token_min_logp=-5.0)
+    em = log_probs([{"a": 0.9}, {"_": 0.99}, {"b": 0.4, "c": 0.35}]).numpy().copy()
+    em[2, :] = -20.0  # a frame where every token is unlikely: its best must stay
+    em[2, VOCAB.encode("b")[0]] = -9.0
+    before = em.copy()
+    dec.drop_unlikely(em)
+    assert (em.argmax(1) == before.argmax(1)).all()  # every frame keeps its best token
+    kept = em > -1e3
+    assert (kept == ((before >= -5.0) | (before == before.max(1, keepdims=True)))).all()
+    assert kept[2].sum() == 1 and kept[0].sum() >= 1
+
+
+@pytest.mark.parametrize("mode", ["free", "word_lm"])
+def test_token_min_logp_keeps_the_answer_on_confident_speech(mode, word_lm):
+    kw = {"free": {}, "word_lm": {"lm": word_lm, "lm_weight": 1.0}}[mode]
+    pruned, full = beam(beam_size=16, token_min_logp=-5.0, **kw), beam(beam_size=16, **kw)
+    for seed in range(20):
+        # with a word LM the speech must be lexicon words, else the search needs unlikely tokens
+        lp = random_peaky(seed) if mode == "free" else confident_runs(seed, ("the", "cat", "car", "a", "dog"))
+        a, b = pruned.decode(lp)[0], full.decode(lp)[0]
+        assert a.text and a.text == b.text and a.words == b.words, seed

@@ -23,6 +23,7 @@ from .hotwords import char_hotword_lm, parse_hotwords, word_hotword_lm
 from .types import Hypothesis, Word
 
 SPACE_TOKEN = "|"  # how a character LM spells the space
+UNLIKELY = -1e4  # an emission score no hypothesis survives (finite: flashlight adds scores)
 
 
 def blank_skip_mask(log_probs, blank: int, threshold: float, prev_confident: bool = False) -> tuple[np.ndarray, bool]:
@@ -195,6 +196,7 @@ class BeamSearchDecoder:
             kept = np.append(kept, lp.shape[0])
         else:
             em = lp[kept]
+        self.drop_unlikely(em[:n])
         results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
         skipped_score = float(lp[:, self.vocab.blank].sum(where=skip, dtype=np.float64))  # the same for every hypothesis
         hyps, seen = [], set()
@@ -208,11 +210,20 @@ class BeamSearchDecoder:
                 break
         return hyps or [Hypothesis("", [], float("-inf"), [])]
 
+    def drop_unlikely(self, em: np.ndarray) -> None:
+        """In place: tokens below ``token_min_logp`` in a frame, other than its best, get a score
+        no hypothesis survives, so the search does not try them."""
+        if self.cfg.token_min_logp == float("-inf") or em.shape[0] == 0:
+            return
+        low = em < self.cfg.token_min_logp
+        low &= em < em.max(axis=1, keepdims=True)
+        em[low] = UNLIKELY
+
     def free_frame(self) -> np.ndarray:
         """Lexicon mode: a frame of free space or blank appended after the end, so that a word whose
         last letter is held to the end finishes there (as "cat|") instead of paying for held frames."""
         if self._free is None:
-            self._free = np.full((1, len(self.vocab)), -1e4, dtype=np.float32)
+            self._free = np.full((1, len(self.vocab)), UNLIKELY, dtype=np.float32)
             self._free[0, [self.vocab.space, self.vocab.blank]] = 0.0
         return self._free
 
