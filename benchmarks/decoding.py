@@ -128,7 +128,8 @@ def main() -> None:
     args.best_lm_weight, args.best_word_score = lw, ws
     print(f"dev-tuned: lm_weight={lw} word_score={ws} (dev WER {dev_wer:.2f}%)", flush=True)
     # Pruning, also on dev, one knob after the other: the tightest setting whose dev WER is no worse
-    # than the widest's (beam threshold, then tokens tried per frame, then blank-frame skipping).
+    # than the widest's (beam threshold, tokens tried per frame, blank-frame skipping, then the
+    # minimum token log-probability).
     def pruned_dev_wer(**prune) -> float:
         cfg = DecodeConfig(decoder="beam", beam_size=32, lm=args.arpa, lm_weight=lw, word_score=ws, **prune)
         return wer_of(make_decoder(vocab, cfg, fs), dev_lps, dev_refs)[0]

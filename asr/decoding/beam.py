@@ -213,7 +213,7 @@ class BeamSearchDecoder:
     def drop_unlikely(self, em: np.ndarray) -> None:
         """In place: tokens below ``token_min_logp`` in a frame, other than its best, get a score
         no hypothesis survives, so the search does not try them."""
-        if self.cfg.token_min_logp == float("-inf") or em.shape[0] == 0:
+        if self.cfg.token_min_logp == -math.inf or em.shape[0] == 0:
             return
         low = em < self.cfg.token_min_logp
         low &= em < em.max(axis=1, keepdims=True)
