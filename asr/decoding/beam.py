@@ -34,12 +34,17 @@ def blank_skip_mask(log_probs, blank: int, threshold: float, prev_confident: boo
     ``log_probs``: (T, vocab), a tensor or an array. Returns a boolean array and whether the last
     frame was a near-certain blank (``prev_confident`` for the next chunk of a stream)."""
     lp = log_probs.detach().cpu().numpy() if isinstance(log_probs, torch.Tensor) else np.asarray(log_probs)
-    if threshold <= 0 or lp.shape[0] == 0:
-        return np.zeros(lp.shape[0], dtype=bool), prev_confident and threshold > 0
-    confident = lp[:, blank] >= math.log(threshold)
-    skip = confident.copy()
-    skip[0] &= prev_confident
-    skip[1:] &= confident[:-1]
+    return _skip_mask(lp[:, blank], threshold, prev_confident)
+
+
+def _skip_mask(blank_lp: np.ndarray, threshold: float, prev_confident: bool) -> tuple[np.ndarray, bool]:
+    """``blank_skip_mask`` on the blank column alone."""
+    if threshold <= 0 or blank_lp.shape[0] == 0:
+        return np.zeros(blank_lp.shape[0], dtype=bool), prev_confident and threshold > 0
+    confident = blank_lp >= math.log(threshold)
+    skip = np.empty_like(confident)
+    skip[0] = confident[0] and prev_confident
+    np.logical_and(confident[1:], confident[:-1], out=skip[1:])
     return skip, bool(confident[-1])
 
 
@@ -141,6 +146,7 @@ class BeamSearchDecoder:
             self.word_dict.add_entry("<unk>")
             self.word_dict.set_default_index(self.word_dict.get_index("<unk>"))
             self._word_text = [self.word_dict.get_entry(i) for i in range(self.word_dict.index_size())]
+            self._word_ids = {w: vocab.encode(w) for w in self._word_text}
             lm = _kenlm(cfg.lm, self.word_dict) if cfg.lm else fl.ZeroLM()
             if hotwords:
                 boosts = {self.word_dict.get_index(w): b for p, b in hotwords.items() for w in p.split()}
@@ -186,19 +192,21 @@ class BeamSearchDecoder:
         lp = np.ascontiguousarray(log_probs.detach().cpu().numpy(), dtype=np.float32)
         if hasattr(self._lm, "reset"):
             self._lm.reset()
-        skip, _ = blank_skip_mask(lp, self.vocab.blank, self.cfg.blank_skip)
-        kept = np.flatnonzero(~skip)
-        n = len(kept)
-        if self.lexicon_mode:  # plus the free frame, at index T
-            em = np.empty((n + 1, lp.shape[1]), dtype=np.float32)
-            np.take(lp, kept, axis=0, out=em[:n])
+        T, lex = lp.shape[0], int(self.lexicon_mode)
+        blank_lp = lp[:, self.vocab.blank]
+        skip, _ = _skip_mask(blank_lp, self.cfg.blank_skip, False)
+        keep = np.empty(T + lex, dtype=bool)  # lexicon mode: plus the free frame, at index T
+        np.logical_not(skip, out=keep[:T])
+        keep[T:] = True
+        kept = keep.nonzero()[0]
+        n = len(kept) - lex
+        em = np.empty((n + lex, lp.shape[1]), dtype=np.float32)
+        np.take(lp, kept[:n], axis=0, out=em[:n])
+        if lex:
             em[n] = self.free_frame()[0]
-            kept = np.append(kept, lp.shape[0])
-        else:
-            em = lp[kept]
         self.drop_unlikely(em[:n])
         results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
-        skipped_score = float(lp[:, self.vocab.blank].sum(where=skip, dtype=np.float64))  # the same for every hypothesis
+        skipped_score = float(blank_lp.sum(where=skip, dtype=np.float64))  # the same for every hypothesis
         hyps, seen = [], set()
         for r in results:
             hyp = self.hypothesis_from(r, lp, offset, kept, skipped_score)
@@ -213,9 +221,10 @@ class BeamSearchDecoder:
     def drop_unlikely(self, em: np.ndarray) -> None:
         """In place: tokens below ``token_min_logp`` in a frame, other than its best, get a score
         no hypothesis survives, so the search does not try them."""
-        if self.cfg.token_min_logp == -math.inf or em.shape[0] == 0:
+        floor = self.cfg.token_min_logp
+        if floor == -math.inf or em.shape[0] == 0:
             return
-        low = em < self.cfg.token_min_logp
+        low = em < floor
         low &= em < em.max(axis=1, keepdims=True)
         em[low] = UNLIKELY
 
@@ -244,21 +253,33 @@ class BeamSearchDecoder:
         T = lp.shape[0]
         kept = np.asarray(kept, dtype=np.int64)
         if self.lexicon_mode:
-            # Letters only sit on frames the search saw (skipped frames are blank), never on the free frame.
+            # Letters only sit on frames the search saw (skipped frames are blank), never on the
+            # free frame (kept's last entry, T, once the search has finished).
             m = len(kept)
-            tokens = np.asarray(r.tokens[1 : m + 1], dtype=np.int64)
-            labels = np.asarray(r.words[1 : m + 1], dtype=np.int64)
-            seen = kept[: len(tokens)]
-            letter = self._is_letter[tokens] & (seen < T)
-            at = np.flatnonzero(labels >= 0)
-            words = self._lexicon_words(seen[letter], tokens[letter], lp, np.minimum(kept[at], T - 1).tolist(),
-                                        labels[at].tolist(), offset)
+            path = np.array(r.tokens[1 : m + 1], dtype=np.int64)  # on the frames seen
+            labels = np.array(r.words[1 : m + 1], dtype=np.int64)
+            seen = kept[: len(path)]
+            letter = self._is_letter[path]
+            if len(seen) and seen[-1] >= T:
+                letter[-1] = False
+            at = (labels >= 0).nonzero()[0]
+            words = self._lexicon_words(seen[letter], path[letter], lp, kept[at].tolist(), labels[at].tolist(), offset)
+            tokens = self._spelling(words)
         else:
             path = self.frame_path(r, kept, T)
             conf = torch.from_numpy(lp[np.arange(T), path]).exp().tolist()  # torch's exp, as greedy decoding's
             words = words_from_alignment(collapse(path.tolist(), self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
-        text = " ".join(w.text for w in words)
-        return Hypothesis(text=text, tokens=self.vocab.encode(text), score=float(r.score) + skipped_score, words=words)
+            tokens = self.vocab.encode(" ".join(w.text for w in words))
+        return Hypothesis(" ".join(w.text for w in words), tokens, float(r.score) + skipped_score, words)
+
+    def _spelling(self, words: list[Word]) -> list[int]:
+        """Lexicon mode: the tokens of the words' text, from each word's cached spelling."""
+        ids: list[int] = []
+        for k, w in enumerate(words):
+            if k:
+                ids.append(self.vocab.space)
+            ids += self._word_ids[w.text]
+        return ids
 
     def _lexicon_words(self, letters: np.ndarray, tokens: np.ndarray, lp: np.ndarray, end_frames: list[int],
                        word_ids: list[int], offset: float) -> list[Word]:
@@ -271,8 +292,8 @@ class BeamSearchDecoder:
         from its first letter after the previous word to the end of its (possibly held) last letter;
         its confidence is the mean probability of the path over its letter frames.
         """
-        fs = self.frame_seconds
-        conf = torch.from_numpy(lp[letters, tokens]).exp().tolist()  # torch's exp, as greedy decoding's
+        fs, last = self.frame_seconds, lp.shape[0] - 1
+        conf = np.exp(lp[letters, tokens]).tolist()
         # held[k]: letter k + 1 holds letter k (the next frame, the same token)
         held = ((letters[1:] == letters[:-1] + 1) & (tokens[1:] == tokens[:-1])).tolist()
         letters = letters.tolist()
@@ -280,6 +301,7 @@ class BeamSearchDecoder:
         words: list[Word] = []
         i = 0  # first letter after the previous word
         for t_end, wid in zip(end_frames, word_ids):
+            t_end = min(t_end, last)  # the free frame counts as the last
             j = bisect.bisect_right(letters, t_end, lo=i)  # letters up to the completing frame
             if i < j:
                 while j < n and held[j - 1]:  # held last letter
