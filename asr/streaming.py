@@ -73,6 +73,7 @@ class _BeamStream:
         self.kept: list[int] = []  # stream frames the search saw
         self.frames = 0
         self.prev_confident = False
+        self.finished = False
         self.dec.decoder.decode_begin()
 
     def step(self, log_probs: torch.Tensor) -> None:
@@ -92,7 +93,10 @@ class _BeamStream:
         if not self.lps:
             return None, []
         lp = torch.cat(self.lps).numpy()
-        r = self.dec.decoder.get_best_hypothesis()
+        # Once finished, the best *finished* hypothesis (sentence end scored, unfinished words
+        # dropped), as offline decoding returns; before that, the best so far.
+        finished = self.dec.decoder.get_all_final_hypothesis() if self.finished else []
+        r = finished[0] if finished else self.dec.decoder.get_best_hypothesis()
         return self.dec.hypothesis_from(r, lp, offset, self.kept), self.dec.frame_path(r, self.kept, lp.shape[0]).tolist()
 
     def finish(self) -> None:
@@ -101,6 +105,7 @@ class _BeamStream:
             self.dec.decoder.decode_step(em.ctypes.data, 1, em.shape[1])
             self.kept.append(self.frames)
         self.dec.decoder.decode_end()
+        self.finished = True
 
 
 @contextlib.contextmanager

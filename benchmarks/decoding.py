@@ -5,8 +5,9 @@
 1. AN4 test WER, greedy and beam search with a word 3-gram LM built from AN4's *training*
    transcripts (lexicon = the LM's words); LM weight and word score tuned on the dev split only,
    then the search's pruning (beam threshold, tokens per frame, blank-frame skipping, a minimum
-   token log-probability), also on dev.
-2. Decoder speed on the same log-probs at beam 8, 32, 128: ours (flashlight-text, C++) vs
+   token log-probability), also on dev, for each beam width of the speed comparison.
+2. Decoder speed on the same log-probs at beam 8, 32, 128: ours (flashlight-text, C++, with that
+   beam width's dev-tuned pruning) vs
    pyctcdecode (pure Python, installed only for this benchmark, its own dev-tuned weights and
    default pruning), both with the same LM.
 3. Long audio: real-time factor and peak memory for a 30-minute file (AN4 test speech with
@@ -35,6 +36,9 @@ from asr.lm import estimate, read_sentences, write_arpa  # noqa: E402
 from asr.train.metrics import error_rates  # noqa: E402
 from asr.transcribe import load_model  # noqa: E402
 from benchmarks.common import ROOT, write_result  # noqa: E402
+
+
+BEAMS = (8, 32, 128)
 
 
 def log_probs_for(rec, manifest: str) -> tuple[list[torch.Tensor], list[str], float]:
@@ -128,25 +132,33 @@ def main() -> None:
     dev_wer, lw, ws = min(grid)
     args.best_lm_weight, args.best_word_score = lw, ws
     print(f"dev-tuned: lm_weight={lw} word_score={ws} (dev WER {dev_wer:.2f}%)", flush=True)
-    # Pruning, also on dev, one knob after the other: the tightest setting whose dev WER is no worse
-    # than the widest's (beam threshold, tokens tried per frame, blank-frame skipping, then the
-    # minimum token log-probability).
-    def pruned_dev_wer(**prune) -> float:
-        cfg = DecodeConfig(decoder="beam", beam_size=32, lm=args.arpa, lm_weight=lw, word_score=ws, **prune)
+    # Pruning, also on dev, for each beam width: one knob after the other, the tightest setting whose
+    # dev WER is no worse than the widest's (beam threshold, tokens tried per frame, blank-frame
+    # skipping, then the minimum token log-probability).
+    def pruned_dev_wer(beam: int, **prune) -> float:
+        cfg = DecodeConfig(decoder="beam", beam_size=beam, lm=args.arpa, lm_weight=lw, word_score=ws, **prune)
         return wer_of(make_decoder(vocab, cfg, fs), dev_lps, dev_refs)[0]
 
-    def tightest(name: str, values: tuple, **fixed) -> tuple:
-        by_value = {v: pruned_dev_wer(**fixed, **{name: v}) for v in values}  # widest first
-        print(f"dev WER by {name}: {by_value}", flush=True)
+    def tightest(beam: int, name: str, values: tuple, **fixed) -> tuple:
+        by_value = {v: pruned_dev_wer(beam, **fixed, **{name: v}) for v in values}  # widest first
+        print(f"beam {beam}: dev WER by {name}: {by_value}", flush=True)
         return next(v for v in reversed(values) if by_value[v] <= by_value[values[0]]), by_value
 
-    thr, thresholds = tightest("beam_threshold", (25.0, 12.0, 10.0, 8.0, 6.0, 5.0, 4.0, 3.0), beam_size_token=0)
-    tok, by_token = tightest("beam_size_token", (0, 8, 5, 4, 3, 2), beam_threshold=thr)
-    skip, by_skip = tightest("blank_skip", (0.0, 0.999, 0.99, 0.95, 0.9, 0.8, 0.5), beam_threshold=thr, beam_size_token=tok)
-    min_logp, by_min_logp = tightest("token_min_logp", (-math.inf, -10.0, -7.0, -5.0, -3.0), beam_threshold=thr,
-                                     beam_size_token=tok, blank_skip=skip)
-    prune = dict(beam_threshold=thr, beam_size_token=tok, blank_skip=skip, token_min_logp=min_logp)
-    print(f"dev-tuned pruning: {prune}", flush=True)
+    prunes, pruning_dev = {}, {}
+    for beam in BEAMS:
+        thr, thresholds = tightest(beam, "beam_threshold", (25.0, 12.0, 10.0, 8.0, 6.0, 5.0, 4.0, 3.0), beam_size_token=0)
+        tok, by_token = tightest(beam, "beam_size_token", (0, 8, 5, 4, 3, 2), beam_threshold=thr)
+        skip, by_skip = tightest(beam, "blank_skip", (0.0, 0.999, 0.99, 0.95, 0.9, 0.8, 0.5), beam_threshold=thr,
+                                 beam_size_token=tok)
+        min_logp, by_min_logp = tightest(beam, "token_min_logp", (-math.inf, -10.0, -7.0, -5.0, -3.0), beam_threshold=thr,
+                                         beam_size_token=tok, blank_skip=skip)
+        prunes[beam] = dict(beam_threshold=thr, beam_size_token=tok, blank_skip=skip, token_min_logp=min_logp)
+        print(f"beam {beam}: dev-tuned pruning: {prunes[beam]}", flush=True)
+        pruning_dev[str(beam)] = {**prunes[beam], "token_min_logp": None if min_logp == -math.inf else min_logp,  # None: off
+                                  "dev_wer_by_beam_threshold": thresholds, "dev_wer_by_beam_size_token": by_token,
+                                  "dev_wer_by_blank_skip": by_skip,
+                                  "dev_wer_by_token_min_logp": {str(k): v for k, v in by_min_logp.items()}}
+    prune = prunes[32]  # the reported WER and the long-audio runs use beam 32
     args.prune = {k: v for k, v in prune.items() if v != -math.inf}  # -inf (off) is the default; no literal for it
     best = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, lm=args.arpa, lm_weight=lw, word_score=ws, **prune), fs)
     wer_lm, _ = wer_of(best, test_lps, test_refs)
@@ -163,8 +175,9 @@ def main() -> None:
 
     # Speed: same log-probs, same LM, same beam widths, each decoder with its dev-tuned weights.
     speed = {}
-    for beam in (8, 32, 128):
-        ours = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=beam, lm=args.arpa, lm_weight=lw, word_score=ws, **prune), fs)
+    for beam in BEAMS:
+        ours = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=beam, lm=args.arpa, lm_weight=lw, word_score=ws,
+                                                **prunes[beam]), fs)
         pyc = make_pyctc(alpha, beta)
         # Best of 5 rounds, each timing ours then pyctcdecode: this machine's speed drifts between
         # minutes, and alternating gives both decoders the same conditions.
@@ -187,9 +200,7 @@ def main() -> None:
         "lm": "word 3-gram, modified Kneser-Ney (asr lm build) on AN4 train transcripts; lexicon = its words",
         "lm_weight": lw, "word_score": ws, "dev_wer_lm": round(dev_wer, 2), "tuning_grid_dev": grid,
         "pyctcdecode_alpha": alpha, "pyctcdecode_beta": beta, "pyctcdecode_dev_wer": round(py_dev, 2),
-        "decoder_pruning": {**prune, "token_min_logp": None if min_logp == -math.inf else min_logp,  # None: off
-                            "dev_wer_by_beam_threshold": thresholds, "dev_wer_by_beam_size_token": by_token,
-                            "dev_wer_by_blank_skip": by_skip, "dev_wer_by_token_min_logp": {str(k): v for k, v in by_min_logp.items()}},
+        "decoder_pruning": pruning_dev,  # by beam width; the reported WER and long audio use beam 32's
         "speedup_vs_pyctcdecode": {k: v["speedup"] for k, v in speed.items()}, "decoder_speed": speed,
         "long_audio_rtf": long[30]["rtf"], "long_audio_peak_rss_mb": long[30]["peak_rss_mb"], "long_audio": long,
         "model": args.model, "threads": args.threads,

@@ -69,6 +69,29 @@ def test_beam_streaming_equals_offline_beam():
     assert [e for e in events if e.kind == "final"][0].text == _offline(m, x, cfg).text
 
 
+def test_beam_streaming_with_word_lm_equals_offline_beam(tmp_path):
+    """Lexicon search with a word LM: the final is the search's best *finished* hypothesis (the LM's
+    sentence end scored, unfinished words dropped), as offline, not the best hypothesis so far."""
+    from asr.lm import estimate, write_arpa
+
+    words = ["a", "an", "at", "tea", "eat", "ten", "net", "neat", "tan", "ant"]
+    rng = np.random.default_rng(0)
+    sentences = [[str(w) for w in rng.choice(words, size=int(rng.integers(1, 5)))] for _ in range(200)]
+    lm = str(write_arpa(estimate(sentences, order=2), tmp_path / "words.arpa"))
+    cfg = DecodeConfig(decoder="beam", beam_size=8, lm=lm, lm_weight=1.0, word_score=1.0)
+    said = []
+    for seed in range(4):
+        m = _model(seed=seed)
+        x = _audio(2.0, seed=seed)
+        sr = StreamingRecognizer(m, decode=cfg, endpoint=EndpointConfig(enabled=False))
+        (final,) = [e for e in _stream(sr, x, [3200] * 20) if e.kind == "final"]
+        off = _offline(m, x, cfg)
+        assert final.text == off.text, seed
+        assert [(w.text, w.start, w.end) for w in final.words] == [(w.text, w.start, w.end) for w in off.words], seed
+        said.append(final.text)
+    assert any(said), said  # the comparison compares words
+
+
 def test_other_sample_rates_are_resampled():
     m = _model()
     x8 = _audio(2.0)[::2].copy()  # 8 kHz
