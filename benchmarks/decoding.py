@@ -132,17 +132,25 @@ def main() -> None:
     dev_wer, lw, ws = min(grid)
     args.best_lm_weight, args.best_word_score = lw, ws
     print(f"dev-tuned: lm_weight={lw} word_score={ws} (dev WER {dev_wer:.2f}%)", flush=True)
-    # Pruning, also on dev, for each beam width: one knob after the other, the tightest setting whose
-    # dev WER is no worse than the widest's (beam threshold, tokens tried per frame, blank-frame
-    # skipping, then the minimum token log-probability).
+    # Pruning, also on dev, for each beam width, one knob after the other (beam threshold, tokens
+    # tried per frame, blank-frame skipping, then the minimum token log-probability): tighten while
+    # the dev WER stays no worse than the widest setting's, and stop at the first that is worse.
+    # (Not "the tightest that ties anywhere": dev WER is not monotone in these knobs, and at beam 128
+    # that rule jumped from threshold 8 to a tie at 3 past worse values in between;
+    # results/decoding_run_perbeam_tightest_tie.json.)
     def pruned_dev_wer(beam: int, **prune) -> float:
         cfg = DecodeConfig(decoder="beam", beam_size=beam, lm=args.arpa, lm_weight=lw, word_score=ws, **prune)
         return wer_of(make_decoder(vocab, cfg, fs), dev_lps, dev_refs)[0]
 
     def tightest(beam: int, name: str, values: tuple, **fixed) -> tuple:
-        by_value = {v: pruned_dev_wer(beam, **fixed, **{name: v}) for v in values}  # widest first
+        by_value = {v: pruned_dev_wer(beam, **fixed, **{name: v}) for v in values}  # widest first, tighter after
         print(f"beam {beam}: dev WER by {name}: {by_value}", flush=True)
-        return next(v for v in reversed(values) if by_value[v] <= by_value[values[0]]), by_value
+        kept = values[0]
+        for v in values[1:]:
+            if by_value[v] > by_value[values[0]]:
+                break
+            kept = v
+        return kept, by_value
 
     prunes, pruning_dev = {}, {}
     for beam in BEAMS:
