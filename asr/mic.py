@@ -54,11 +54,14 @@ class MicStats:
     overflows: int = 0  # PortAudio reported input overflow (samples lost before we saw them)
 
 
+DEFAULT_BLOCK_MS = 100.0  # audio per capture callback
+
+
 class Microphone:
     """``with Microphone(...) as mic: block = mic.read_all(timeout)``; blocks are (n,) float32 mono."""
 
     def __init__(self, device: Optional[Union[int, str]] = None, sample_rate: Optional[int] = None,
-                 block_ms: float = 100.0, max_queue_seconds: float = 10.0) -> None:
+                 block_ms: float = DEFAULT_BLOCK_MS, max_queue_seconds: float = 10.0) -> None:
         sd = _sounddevice()
         try:
             info = sd.query_devices(device, kind="input")

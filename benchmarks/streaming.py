@@ -40,6 +40,7 @@ from asr.export import quantize_int8  # noqa: E402
 from asr.features import compute_features  # noqa: E402
 from asr.lm import estimate, read_sentences, write_arpa  # noqa: E402
 from asr.model import AcousticModel  # noqa: E402
+from asr.mic import DEFAULT_BLOCK_MS  # noqa: E402
 from asr.streaming import EndpointConfig, StreamingRecognizer  # noqa: E402
 from asr.text import normalize_text  # noqa: E402
 from asr.train.metrics import error_rates  # noqa: E402
@@ -86,15 +87,21 @@ def speech_bounds(audio: np.ndarray, sr: int) -> tuple[float, float]:
 
 
 def realtime_latency(model: AcousticModel, utts, n: int, endpoint: EndpointConfig) -> dict:
-    """Feed ``n`` utterances (+1 s silence) in real time; delays of first partial and final."""
+    """Feed ``n`` utterances (+1 s silence) in real time, in the microphone's blocks (100 ms; the
+    recognizer still computes in 160 ms chunks); delays of first partial and final.
+
+    The final's delay is taken two ways: after the speech's acoustic end (energy) plus the
+    endpoint's trailing silence, which includes how late the model emits the last letter; and
+    after the moment the rule was met on the model's output (last word's end + trailing silence,
+    in stream time), which is the recognizer's own lag: chunk buffering, look-ahead, compute."""
     sr = model.feature_cfg.sample_rate
-    block = sr * CHUNK_MS // 1000
-    first, final, after_rule = [], [], []
+    block = int(sr * DEFAULT_BLOCK_MS / 1000)  # what `asr live`'s microphone delivers per callback
+    first, final, after_rule, after_decoded_rule = [], [], [], []
     for audio, _ in utts[:n]:
         onset, end = speech_bounds(audio, sr)
         x = np.concatenate([audio, np.zeros(sr, np.float32)])
         rec = StreamingRecognizer(model, None, endpoint, chunk_frames=CHUNK_MS // 10)
-        t_first = t_final = None
+        t_first = t_final = rule_met = None
         start = time.perf_counter()
         for i in range(0, len(x), block):
             piece = x[i : i + block]
@@ -105,15 +112,21 @@ def realtime_latency(model: AcousticModel, utts, n: int, endpoint: EndpointConfi
                     t_first = now
                 if e.kind == "final" and e.text and t_final is None:
                     t_final = now
+                    # when the rule was met on the model's output: its last word's end + the silence
+                    rule_met = e.words[-1].end + endpoint.trailing_silence if e.words else None
         if t_first is not None:
             first.append((t_first - onset) * 1000)
         if t_final is not None:
             final.append((t_final - end) * 1000)
             after_rule.append((t_final - end - endpoint.trailing_silence) * 1000)
+            if rule_met is not None:
+                after_decoded_rule.append((t_final - rule_met) * 1000)
     med = lambda v: round(statistics.median(v), 1) if v else None  # noqa: E731
     return {"utterances": n, "first_partial_latency_ms": med(first), "final_latency_ms": med(final),
             "final_after_endpoint_rule_ms": med(after_rule), "final_after_endpoint_rule_ms_max": round(max(after_rule), 1) if after_rule else None,
-            "finals_made": len(final), "trailing_silence_s": endpoint.trailing_silence}
+            "final_after_decoded_rule_ms": med(after_decoded_rule),
+            "final_after_decoded_rule_ms_max": round(max(after_decoded_rule), 1) if after_decoded_rule else None,
+            "finals_made": len(final), "trailing_silence_s": endpoint.trailing_silence, "block_ms": DEFAULT_BLOCK_MS}
 
 
 def algorithmic_latency_ms(model: AcousticModel) -> float:
@@ -142,7 +155,7 @@ def tune_lm(model: AcousticModel, dev, arpa: str) -> tuple[float, float, float]:
             lps.append(lp[0])
     refs = [t for _, t in dev]
     grid = []
-    for lw, ws in itertools.product([0.25, 0.5, 1.0, 1.5, 2.0], [-1.0, 0.0, 1.0, 2.0]):
+    for lw, ws in itertools.product([0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0], [-1.0, 0.0, 1.0, 2.0, 3.0]):
         dec = make_decoder(model.vocab, DecodeConfig(decoder="beam", beam_size=32, lm=arpa, lm_weight=lw, word_score=ws), fs)
         grid.append((error_rates(refs, [dec.decode(lp)[0].text for lp in lps])[0], lw, ws))
     return min(grid)

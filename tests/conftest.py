@@ -108,13 +108,6 @@ def words_model(words_corpus, tmp_path_factory) -> Path:
     return _train_on_synth(words_corpus, tmp_path_factory.mktemp("words_model"), _WORDS_RECIPE)
 
 
-@pytest.fixture(scope="session")
-def words_stream_model(words_corpus, tmp_path_factory) -> Path:
-    """The same recipe, unidirectional: a streaming model for the live microphone test."""
-    return _train_on_synth(words_corpus, tmp_path_factory.mktemp("words_stream_model"),
-                           _WORDS_RECIPE + ["model.bidirectional=false"])
-
-
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
     """A tiny untrained model that still says something (see helpers.save_tiny_model)."""
