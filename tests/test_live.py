@@ -76,18 +76,18 @@ def _speech(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_live_transcribes_what_the_microphone_hears(virtual_mic, tmp_path):
     """Speech played into the virtual microphone reaches ``asr live`` intact (captured at the
-    device's rate, nothing dropped), live prints the spoken words, and what it prints is what the
-    same recognizer makes of the captured audio, within one word (the capture's block boundaries
+    device's rate, nothing dropped), and both live's output and the same recognizer's reading of
+    the captured audio are the spoken words, within one word (the capture's block boundaries
     differ from the replay's). The model is the bundled streaming model, the one `asr live` uses
     by default: a model trained in a minute inside the test suite read these three words right or
     not depending on the last bit of its features."""
-    words_stream_model = default_model("streaming")
+    model = default_model("streaming")
     speech = _speech(tmp_path)
     lexicon = tmp_path / "lexicon.txt"
     lexicon.write_text("\n".join(WORD_VOCAB) + "\n")
     events = tmp_path / "events.jsonl"
     captured_path = tmp_path / "captured.wav"
-    live = subprocess.Popen([sys.executable, "-m", "asr", "live", "--model", str(words_stream_model), "--lexicon", str(lexicon),
+    live = subprocess.Popen([sys.executable, "-m", "asr", "live", "--model", str(model), "--lexicon", str(lexicon),
                              "--duration", "10", "--output", str(events), "--save", str(captured_path)],
                             env=virtual_mic, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Play only once the first capture callback has arrived ("listening" is printed after it).
@@ -114,7 +114,7 @@ def test_live_transcribes_what_the_microphone_hears(virtual_mic, tmp_path):
     assert similarity > 0.9, similarity
 
     # 2. What live printed equals the recognizer's reading of the captured audio (same decoder).
-    rec = StreamingRecognizer(AcousticModel.load(words_stream_model), DecodeConfig(decoder="beam", lexicon=str(lexicon)))
+    rec = StreamingRecognizer(AcousticModel.load(model), DecodeConfig(decoder="beam", lexicon=str(lexicon)))
     offline = []
     for i in range(0, len(captured), rate // 10):
         offline += rec.accept(captured[i : i + rate // 10], sample_rate=rate)
