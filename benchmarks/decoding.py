@@ -142,23 +142,23 @@ def main() -> None:
         cfg = DecodeConfig(decoder="beam", beam_size=beam, lm=args.arpa, lm_weight=lw, word_score=ws, **prune)
         return wer_of(make_decoder(vocab, cfg, fs), dev_lps, dev_refs)[0]
 
-    def tightest(beam: int, name: str, values: tuple, **fixed) -> tuple:
+    def tighten(beam: int, name: str, values: tuple, **fixed) -> tuple:
         by_value = {v: pruned_dev_wer(beam, **fixed, **{name: v}) for v in values}  # widest first, tighter after
         print(f"beam {beam}: dev WER by {name}: {by_value}", flush=True)
-        kept = values[0]
+        chosen = values[0]
         for v in values[1:]:
             if by_value[v] > by_value[values[0]]:
                 break
-            kept = v
-        return kept, by_value
+            chosen = v
+        return chosen, by_value
 
     prunes, pruning_dev = {}, {}
     for beam in BEAMS:
-        thr, thresholds = tightest(beam, "beam_threshold", (25.0, 12.0, 10.0, 8.0, 6.0, 5.0, 4.0, 3.0), beam_size_token=0)
-        tok, by_token = tightest(beam, "beam_size_token", (0, 8, 5, 4, 3, 2), beam_threshold=thr)
-        skip, by_skip = tightest(beam, "blank_skip", (0.0, 0.999, 0.99, 0.95, 0.9, 0.8, 0.5), beam_threshold=thr,
+        thr, thresholds = tighten(beam, "beam_threshold", (25.0, 12.0, 10.0, 8.0, 6.0, 5.0, 4.0, 3.0), beam_size_token=0)
+        tok, by_token = tighten(beam, "beam_size_token", (0, 8, 5, 4, 3, 2), beam_threshold=thr)
+        skip, by_skip = tighten(beam, "blank_skip", (0.0, 0.999, 0.99, 0.95, 0.9, 0.8, 0.5), beam_threshold=thr,
                                  beam_size_token=tok)
-        min_logp, by_min_logp = tightest(beam, "token_min_logp", (-math.inf, -10.0, -7.0, -5.0, -3.0), beam_threshold=thr,
+        min_logp, by_min_logp = tighten(beam, "token_min_logp", (-math.inf, -10.0, -7.0, -5.0, -3.0), beam_threshold=thr,
                                          beam_size_token=tok, blank_skip=skip)
         prunes[beam] = dict(beam_threshold=thr, beam_size_token=tok, blank_skip=skip, token_min_logp=min_logp)
         print(f"beam {beam}: dev-tuned pruning: {prunes[beam]}", flush=True)

@@ -129,11 +129,16 @@ def realtime_latency(model: AcousticModel, utts, n: int, endpoint: EndpointConfi
             "finals_made": len(final), "trailing_silence_s": endpoint.trailing_silence, "block_ms": DEFAULT_BLOCK_MS}
 
 
+def lookahead_ms(model: AcousticModel) -> float:
+    """The model's look-ahead: the frames stacked beyond the stride."""
+    return 1000 * (model.cfg.stack - model.cfg.stride) * model.feature_cfg.frame_shift
+
+
 def algorithmic_latency_ms(model: AcousticModel) -> float:
     """How far past a frame's time its audio must reach: the centred analysis frame (n_fft / 2),
-    one chunk of buffering, and the frames stacked beyond the stride (the model's look-ahead)."""
-    f, c = model.feature_cfg, model.cfg
-    return round(1000 * (f.n_fft / 2 / f.sample_rate + CHUNK_MS / 1000 + (c.stack - c.stride) * f.frame_shift), 1)
+    one chunk of buffering, and the model's look-ahead."""
+    f = model.feature_cfg
+    return round(1000 * (f.n_fft / 2 / f.sample_rate + CHUNK_MS / 1000) + lookahead_ms(model), 1)
 
 
 def training_epochs(path: str) -> Optional[int]:
@@ -199,7 +204,7 @@ def main() -> None:
     for spec in args.lookahead:
         ms, path = spec.split("=", 1)
         m = AcousticModel.load(path).eval()
-        lookahead = round(1000 * (m.cfg.stack - m.cfg.stride) * m.feature_cfg.frame_shift, 1)
+        lookahead = round(lookahead_ms(m), 1)
         if abs(lookahead - float(ms)) > 0.5:
             raise SystemExit(f"--lookahead {spec}: that model looks {lookahead} ms ahead (stack {m.cfg.stack}, stride {m.cfg.stride})")
         table[ms] = {"model": path, "stack": m.cfg.stack, "stride": m.cfg.stride, "epochs": training_epochs(path),
