@@ -69,7 +69,7 @@ class _BeamStream:
 
     def __init__(self, decoder) -> None:
         self.dec = decoder  # a BeamSearchDecoder
-        self.lps: list[torch.Tensor] = []
+        self._lp = np.empty((0, 0), dtype=np.float32)  # the utterance's log-probs; rows [0, frames) are filled
         self.kept: list[int] = []  # stream frames the search saw
         self.frames = 0
         self.prev_confident = False
@@ -78,7 +78,7 @@ class _BeamStream:
 
     def step(self, log_probs: torch.Tensor) -> None:
         lp = log_probs.float().contiguous()
-        self.lps.append(lp)
+        self._append(lp.numpy())
         skip, self.prev_confident = blank_skip_mask(lp, self.dec.vocab.blank, self.dec.cfg.blank_skip, self.prev_confident)
         kept = np.flatnonzero(~skip)
         self.kept += (kept + self.frames).tolist()
@@ -90,14 +90,25 @@ class _BeamStream:
 
     def best(self, offset: float = 0.0) -> tuple[Optional[Hypothesis], list[int]]:
         """(hypothesis, frame path) of the best search state so far."""
-        if not self.lps:
+        if not self.frames:
             return None, []
-        lp = torch.cat(self.lps).numpy()
+        lp = self._lp[: self.frames]
         # Once finished, the best *finished* hypothesis (sentence end scored, unfinished words
         # dropped), as offline decoding returns; before that, the best so far.
         finished = self.dec.decoder.get_all_final_hypothesis() if self.finished else []
         r = finished[0] if finished else self.dec.decoder.get_best_hypothesis()
         return self.dec.hypothesis_from(r, lp, offset, self.kept), self.dec.frame_path(r, self.kept, lp.shape[0]).tolist()
+
+    def _append(self, lp: np.ndarray) -> None:
+        """Copy a chunk's log-probs after the utterance's, doubling the buffer when full, so a
+        partial costs no concatenation of the whole utterance."""
+        end = self.frames + lp.shape[0]
+        if end > self._lp.shape[0]:
+            grown = np.empty((max(end, 2 * self._lp.shape[0], 256), lp.shape[1]), dtype=np.float32)
+            if self.frames:
+                grown[: self.frames] = self._lp[: self.frames]
+            self._lp = grown
+        self._lp[self.frames : end] = lp
 
     def finish(self) -> None:
         if self.dec.lexicon_mode:  # the free frame after the end, as offline
