@@ -22,6 +22,7 @@ import torch
 from .config import DecodeConfig
 from .decoding.beam import blank_skip_mask
 from .decoding.greedy import collapse, words_from_alignment
+from .decoding.timing import clip_words
 from .decoding.types import Hypothesis, Word
 from .features import StreamingFeatures
 from .level import RunningGain
@@ -203,7 +204,10 @@ class StreamingRecognizer:
         t0 = time.perf_counter()
         tail = self.gain(self._to_model_rate(np.zeros(0, np.float32), None, last=True)) if self._resampler else np.zeros(0, np.float32)
         self.samples_in += len(tail)
-        frames = torch.cat([self.features.accept(tail), self.features.finish()])
+        # Silence after the end lets a unidirectional model emit its last letters, as offline
+        # (AcousticModel.tail_padding); the events' times stop at the real end (samples_in).
+        silence = np.zeros(int(round(self.model.tail_padding * self.fcfg.sample_rate)), np.float32)
+        frames = torch.cat([self.features.accept(tail), self.features.accept(silence), self.features.finish()])
         return self._consume(frames, final=True, t0=t0)
 
     # ------------------------------------------------------------------ model + decoder
@@ -233,19 +237,23 @@ class StreamingRecognizer:
             events += self._final(t0)
         return events
 
+    def _now(self) -> float:
+        """Stream time decoded so far; never past the audio received (the tail padding is not audio)."""
+        return min(self.frames_out * self.frame_seconds, self.samples_in / self.fcfg.sample_rate)
+
     def _text(self) -> tuple[str, list[Word], list[int]]:
         offset = self.utt_start_frame * self.frame_seconds
         if self._beam:  # words from the search (in lexicon mode: from its word labels)
             hyp, path = self.decoder.best(offset)
-            return (hyp.text, hyp.words, path) if hyp else ("", [], path)
+            return (hyp.text, clip_words(hyp.words, self._now()), path) if hyp else ("", [], path)
         path, conf = self.decoder.best_path()
         words = words_from_alignment(collapse(path, self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
-        return " ".join(w.text for w in words), words, path
+        return " ".join(w.text for w in words), clip_words(words, self._now()), path
 
     def _check(self, t0: float) -> list[Event]:
         text, words, path = self._text()
-        now = self.frames_out * self.frame_seconds
-        start = self.utt_start_frame * self.frame_seconds
+        now = self._now()
+        start = min(self.utt_start_frame * self.frame_seconds, now)
         events = []
         if text != self._last_text and text:
             events.append(Event("partial", text, start, now, words, self.utterance, (time.perf_counter() - t0) * 1000))
@@ -271,8 +279,9 @@ class StreamingRecognizer:
         if self._beam:
             self.decoder.finish()
         text, words, _ = self._text()
-        ev = Event("final", text, self.utt_start_frame * self.frame_seconds, self.frames_out * self.frame_seconds,
-                   words, self.utterance, (time.perf_counter() - t0) * 1000)
+        end = self._now()
+        ev = Event("final", text, min(self.utt_start_frame * self.frame_seconds, end), end, words,
+                   self.utterance, (time.perf_counter() - t0) * 1000)
         self.utterance += 1
         self._new_utterance()
         return [ev]

@@ -13,7 +13,7 @@ import torch
 from .audio import audio_info, load_audio, prepare_array, stream_audio
 from .config import DecodeConfig
 from .decoding import make_decoder
-from .decoding.timing import refine_word_ends
+from .decoding.timing import clip_words, refine_word_ends
 from .decoding.types import Hypothesis, Word
 from .segment import SegmenterConfig, segment_stream
 from .features import compute_features
@@ -71,10 +71,17 @@ class Recognizer:
             audio = audio.detach().cpu().numpy()
         return prepare_array(audio, sample_rate, self.sample_rate)
 
+    def model_input(self, audio: np.ndarray) -> np.ndarray:
+        """What the front end hears: quiet audio raised, and for a unidirectional model a little
+        silence after the end so that it can emit its last letters (``AcousticModel.tail_padding``)."""
+        x = boost_quiet(audio)
+        pad = int(round(self.model.tail_padding * self.sample_rate))
+        return np.concatenate([x, np.zeros(pad, dtype=np.float32)]) if pad else x
+
     @torch.inference_mode()
     def log_probs(self, audio: np.ndarray) -> torch.Tensor:
-        """(samples,) at the model rate -> (T', vocab) log-probs."""
-        feats = compute_features(torch.from_numpy(boost_quiet(audio)), self.model.feature_cfg).to(self.device)
+        """(samples,) at the model rate -> (T', vocab) log-probs (T' includes any tail padding)."""
+        feats = compute_features(torch.from_numpy(self.model_input(audio)), self.model.feature_cfg).to(self.device)
         lp, lens = self.model(feats[None], torch.tensor([feats.shape[0]]))
         return lp[0, : int(lens[0])].cpu()
 
@@ -85,6 +92,10 @@ class Recognizer:
         if self.decode_cfg.refine_word_ends:
             for h in nbest:
                 h.words = refine_word_ends(h.words, samples, self.sample_rate, offset)
+        if self.model.tail_padding:  # a letter emitted in the padding belongs to the audio's end
+            end = offset + len(samples) / self.sample_rate
+            for h in nbest:
+                h.words = clip_words(h.words, end)
         return nbest
 
     def transcribe(self, audio: AudioInput, sample_rate: Optional[int] = None) -> Transcript:
@@ -122,7 +133,7 @@ class Recognizer:
     @torch.inference_mode()
     def transcribe_batch(self, audios: Sequence[np.ndarray]) -> list[Hypothesis]:
         """Several model-rate arrays in one padded batch (same results as one by one)."""
-        feats = [compute_features(torch.from_numpy(boost_quiet(a)), self.model.feature_cfg) for a in audios]
+        feats = [compute_features(torch.from_numpy(self.model_input(a)), self.model.feature_cfg) for a in audios]
         lens = torch.tensor([f.shape[0] for f in feats])
         padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(self.device)
         lp, out_lens = self.model(padded, lens)

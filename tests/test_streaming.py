@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from asr.config import DecodeConfig, FeatureConfig, ModelConfig
-from asr.decoding import make_decoder
-from asr.features import compute_features
+from asr.decoding.timing import clip_words
 from asr.model import AcousticModel
 from asr.streaming import EndpointConfig, StreamingRecognizer
 from asr.text import Vocabulary
+from asr.transcribe import Recognizer
 
 
 def _model(stack: int = 3, stride: int = 3, seed: int = 0) -> AcousticModel:
@@ -27,10 +27,12 @@ def _audio(seconds: float = 3.0, seed: int = 0) -> np.ndarray:
 
 
 def _offline(m: AcousticModel, x: np.ndarray, decode: DecodeConfig = DecodeConfig()):
-    f = compute_features(torch.from_numpy(x), m.feature_cfg)
-    with torch.no_grad():
-        lp, lens = m(f[None], torch.tensor([f.shape[0]]))
-    return make_decoder(m.vocab, decode, m.feature_cfg.frame_shift * m.cfg.stride).decode(lp[0, : int(lens[0])])[0]
+    """The offline recognizer's log-probs (the audio + the unidirectional tail padding) decoded
+    whole, word times clipped to the audio as both recognizers do (no energy refinement)."""
+    rec = Recognizer(m, decode=decode)
+    hyp = rec.decoder.decode(rec.log_probs(x))[0]
+    hyp.words = clip_words(hyp.words, len(x) / m.feature_cfg.sample_rate)
+    return hyp
 
 
 def _stream(sr: StreamingRecognizer, x: np.ndarray, sizes) -> list:

@@ -45,3 +45,9 @@ def refine_word_ends(words: list[Word], audio: np.ndarray, sample_rate: int, off
         end = max(w.end, min(limit, offset + f * FRAME_SECONDS))
         out.append(dataclasses.replace(w, end=end))
     return out
+
+
+def clip_words(words: list[Word], end: float) -> list[Word]:
+    """``words`` with every time clipped to ``end`` (the audio's end, for letters a model emitted
+    in silence appended after it). Returns new Word objects where a time changes."""
+    return [w if w.end <= end else dataclasses.replace(w, start=min(w.start, end), end=end) for w in words]
