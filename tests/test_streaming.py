@@ -160,3 +160,21 @@ def test_stream_command_prints_events(tmp_path, capsys):
     assert main(["stream", str(tmp_path / "a.wav"), "--model", str(tmp_path / "uni.pt"), "--chunk-ms", "160"]) == 0
     out, err = capsys.readouterr()
     assert "[final" in out and "RTF" in err
+
+
+def test_unidirectional_models_hear_silence_after_the_end():
+    """A unidirectional model's last letters come late: both recognizers append
+    ``tail_padding`` seconds of silence, and no time reported goes past the real audio."""
+    uni = _model(3, 2)
+    x = _audio(1.0)
+    rec = Recognizer(uni)
+    pad = int(round(uni.tail_padding * 16000))
+    assert pad > 0 and len(rec.model_input(x)) == len(x) + pad
+    t = rec.transcribe(x, sample_rate=16000)
+    assert t.hypothesis.words and max(w.end for w in t.hypothesis.words) == pytest.approx(1.0)  # clipped, spoke to the end
+    sr = StreamingRecognizer(uni, endpoint=EndpointConfig(enabled=False))
+    events = _stream(sr, x, [4000] * 4)
+    assert all(e.end <= 1.0 and all(w.end <= 1.0 for w in e.words) for e in events)
+    assert events[-1].kind == "final" and events[-1].end == pytest.approx(1.0)
+    bi = AcousticModel(FeatureConfig(), ModelConfig(hidden=16, layers=1, bidirectional=True), Vocabulary())
+    assert bi.tail_padding == 0 and len(Recognizer(bi).model_input(x)) == len(x)
