@@ -10,6 +10,8 @@ speechocean762's train split) with ``asr prepare`` and writes, under ``--out``:
                                       sentences in 16 voices (`asr synth`), and `read`: chunks of
                                       the Libri-light *training* transcripts spoken by espeak-ng
     dev.jsonl                         the four corpora's dev sets together (model selection)
+    dev_commands.jsonl                AN4's and FSDD's dev sets (model selection of stage 3, which
+                                      trains for commands, spelled words and digits)
 
 Held-out sets, never used for training or tuning: AN4's and FSDD's official test splits, and for
 Libri-light and speechocean762 (no official test split here) 10 % of the utterances as whole
@@ -79,6 +81,9 @@ def write_dev(out: Path, paths: dict[str, dict[str, Path]]) -> None:
     dev = [row for name in CORPORA for row in read_manifest(paths[name]["dev"])]
     write_manifest(out / "dev.jsonl", dev)
     logging.info("dev (all corpora): %s", summarize(dev))
+    commands = [row for name in ("an4", "fsdd") for row in read_manifest(paths[name]["dev"])]
+    write_manifest(out / "dev_commands.jsonl", commands)
+    logging.info("dev (AN4 + FSDD): %s", summarize(commands))
 
 
 def main(argv: list[str] | None = None) -> int:
