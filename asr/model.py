@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Union
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -75,6 +76,10 @@ class AcousticModel(nn.Module):
     def tail_padding(self) -> float:
         """Seconds of silence to append to the input's end (see UNIDIRECTIONAL_TAIL_SECONDS)."""
         return 0.0 if self.cfg.bidirectional else UNIDIRECTIONAL_TAIL_SECONDS
+
+    def tail_silence(self) -> np.ndarray:
+        """The samples to append at the input's end (model rate; empty for a bidirectional model)."""
+        return np.zeros(int(round(self.tail_padding * self.feature_cfg.sample_rate)), dtype=np.float32)
 
     # ------------------------------------------------------------------ offline
     def normalize(self, feats: torch.Tensor) -> torch.Tensor:

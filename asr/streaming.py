@@ -206,8 +206,7 @@ class StreamingRecognizer:
         self.samples_in += len(tail)
         # Silence after the end lets a unidirectional model emit its last letters, as offline
         # (AcousticModel.tail_padding); the events' times stop at the real end (samples_in).
-        silence = np.zeros(int(round(self.model.tail_padding * self.fcfg.sample_rate)), np.float32)
-        frames = torch.cat([self.features.accept(tail), self.features.accept(silence), self.features.finish()])
+        frames = torch.cat([self.features.accept(tail), self.features.accept(self.model.tail_silence()), self.features.finish()])
         return self._consume(frames, final=True, t0=t0)
 
     # ------------------------------------------------------------------ model + decoder

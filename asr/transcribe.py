@@ -74,9 +74,7 @@ class Recognizer:
     def model_input(self, audio: np.ndarray) -> np.ndarray:
         """What the front end hears: quiet audio raised, and for a unidirectional model a little
         silence after the end so that it can emit its last letters (``AcousticModel.tail_padding``)."""
-        x = boost_quiet(audio)
-        pad = int(round(self.model.tail_padding * self.sample_rate))
-        return np.concatenate([x, np.zeros(pad, dtype=np.float32)]) if pad else x
+        return np.concatenate([boost_quiet(audio), self.model.tail_silence()])
 
     @torch.inference_mode()
     def log_probs(self, audio: np.ndarray) -> torch.Tensor:

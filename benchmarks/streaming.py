@@ -150,12 +150,13 @@ def training_epochs(path: str) -> Optional[int]:
 
 
 def tune_lm(model: AcousticModel, dev, arpa: str) -> tuple[float, float, float]:
-    """LM weight and word score by dev WER, decoding the model's (offline == streamed) log-probs."""
+    """LM weight and word score by dev WER, decoding the model's (offline == streamed) log-probs:
+    the whole utterance plus the tail silence that ``StreamingRecognizer.finish`` appends."""
     fs = model.feature_cfg.frame_shift * model.cfg.stride
     lps = []
     with torch.inference_mode():
         for audio, _ in dev:
-            feats = compute_features(torch.from_numpy(audio), model.feature_cfg)[None]
+            feats = compute_features(torch.from_numpy(np.concatenate([audio, model.tail_silence()])), model.feature_cfg)[None]
             lp, _ = model(feats, torch.tensor([feats.shape[1]]))
             lps.append(lp[0])
     refs = [t for _, t in dev]
