@@ -34,6 +34,11 @@ UNIDIRECTIONAL_TAIL_SECONDS = 0.1
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
 
+def tail_seconds(model_cfg: ModelConfig) -> float:
+    """Seconds of silence a model of this shape gets after its input (see UNIDIRECTIONAL_TAIL_SECONDS)."""
+    return 0.0 if model_cfg.bidirectional else UNIDIRECTIONAL_TAIL_SECONDS
+
+
 def output_lengths(feat_lens: torch.Tensor, stride: int) -> torch.Tensor:
     """Frames after subsampling: ceil(T / stride) (the last partial group is zero-padded)."""
     return torch.div(feat_lens + stride - 1, stride, rounding_mode="floor")
@@ -75,7 +80,7 @@ class AcousticModel(nn.Module):
     @property
     def tail_padding(self) -> float:
         """Seconds of silence to append to the input's end (see UNIDIRECTIONAL_TAIL_SECONDS)."""
-        return 0.0 if self.cfg.bidirectional else UNIDIRECTIONAL_TAIL_SECONDS
+        return tail_seconds(self.cfg)
 
     def tail_silence(self) -> np.ndarray:
         """The samples to append at the input's end (model rate; empty for a bidirectional model)."""

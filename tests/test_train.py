@@ -306,3 +306,24 @@ def test_corpus_weights_from_config(synth_corpus, tmp_path):
     assert len(items) == 6 + 4 * 2 + 2 and all(items.count(i) == 1 for i in range(6))
     with pytest.raises(ValueError, match="one weight per"):
         load_config(None, [f"data.train=[{a},{b}]", "data.weights=[1]"])
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_dev_features_are_what_the_recognizer_gives_the_model(synth_corpus, tmp_path, bidirectional):
+    """Training's dev WER scores the input that ``asr evaluate`` gives the same checkpoint: for a
+    unidirectional model that includes the tail silence after each utterance."""
+    from asr.audio import load_audio
+    from asr.data.manifest import read_manifest
+    from asr.features import compute_features
+    from asr.transcribe import Recognizer
+
+    cfg = load_config(None, _overrides(synth_corpus, tmp_path / "run", [f"model.bidirectional={str(bidirectional).lower()}"]))
+    trainer = Trainer(cfg)
+    rec = Recognizer(trainer.model)
+    row = next(iter(read_manifest(synth_corpus["dev"])))
+    audio = load_audio(row["audio"], rec.sample_rate)
+    expected = compute_features(torch.from_numpy(rec.model_input(audio)), cfg.features)
+    got = trainer.dev.get(0)
+    assert torch.equal(got, expected)
+    plain = compute_features(torch.from_numpy(audio), cfg.features)
+    assert got.shape[0] - plain.shape[0] == (0 if bidirectional else 10)  # 0.1 s of 10 ms frames

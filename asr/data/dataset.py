@@ -66,10 +66,16 @@ def speed_perturb(audio: np.ndarray, factor: float, sample_rate: int) -> np.ndar
 
 
 class UtteranceFeatures:
-    """Features for (row index, speed factor), optionally cached in memory."""
+    """Features for (row index, speed factor), optionally cached in memory.
 
-    def __init__(self, rows: list[dict], cfg: FeatureConfig, cache: bool = True) -> None:
+    ``tail_seconds`` of digital silence go after each utterance's audio, as the recognizer gives a
+    unidirectional model (``asr.model.tail_seconds``): training's dev WER is then the WER that
+    ``asr evaluate`` reports for the same checkpoint.
+    """
+
+    def __init__(self, rows: list[dict], cfg: FeatureConfig, cache: bool = True, tail_seconds: float = 0.0) -> None:
         self.rows, self.cfg, self.cache = rows, cfg, cache
+        self.tail = np.zeros(int(round(tail_seconds * cfg.sample_rate)), dtype=np.float32)
         self._cache: dict[tuple[int, float], Optional[torch.Tensor]] = {}
 
     def get(self, i: int, speed: float = 1.0,
@@ -86,6 +92,8 @@ class UtteranceFeatures:
             audio = speed_perturb(load_audio(self.rows[i]["audio"], self.cfg.sample_rate, *segment(self.rows[i])), speed, self.cfg.sample_rate)
             if transform is not None:
                 audio = transform(audio)
+            if len(self.tail):
+                audio = np.concatenate([audio, self.tail])
             feats = compute_features(torch.from_numpy(audio), self.cfg)
         except AudioError as e:
             log.warning("skipping unreadable utterance %s: %s", self.rows[i].get("id"), e)
