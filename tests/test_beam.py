@@ -171,6 +171,42 @@ def test_word_lm_lexicon_is_its_vocabulary(word_lm):
     assert h.text == "the cat"
 
 
+@pytest.fixture(scope="module")
+def upper_word_lm(tmp_path_factory) -> str:
+    """``word_lm`` spelled in upper case, as LibriSpeech's published LMs are."""
+    sentences = [["THE", "CAT"]] * 10 + [["A", "CAR"]] * 10 + [["THE", "DOG"], ["A", "DOG"]]
+    return str(write_arpa(estimate(sentences, order=2), tmp_path_factory.mktemp("lm") / "upper.arpa"))
+
+
+def _lm_cases():
+    the_ca_r = log_probs(spell("the ca") + [{"r": 0.45, "t": 0.4}, "_"])
+    a_ca_t = log_probs(spell("a ca") + [{"t": 0.45, "r": 0.4}, "_"])
+    return the_ca_r, a_ca_t
+
+
+def test_upper_case_word_lm_scores_like_the_lower_case_one(word_lm, upper_word_lm):
+    """An upper-case ARPA is used, not silently scored as all-<unk>: the same texts (in our
+    lower case) and the same scores as the lower-case LM."""
+    lower, upper = beam(lm=word_lm, lm_weight=1.0), beam(lm=upper_word_lm, lm_weight=1.0)
+    for lp in _lm_cases():
+        a, b = lower.decode(lp)[0], upper.decode(lp)[0]
+        assert b.text == a.text and b.score == pytest.approx(a.score)
+        assert [w.text for w in b.words] == [w.text for w in a.words]
+    assert [upper.decode(lp)[0].text for lp in _lm_cases()] == ["the cat", "a car"]
+
+
+def test_upper_case_kenlm_binary_is_probed(upper_word_lm, lexicon, monkeypatch):
+    """A KenLM binary does not list its words: the casing that the LM knows is found by scoring."""
+    import asr.decoding.beam as beam_mod
+
+    assert beam_mod.lm_spellings(upper_word_lm, ["the", "cat"]) == {"the": "THE", "cat": "CAT"}
+    monkeypatch.setattr(beam_mod, "is_arpa", lambda path: False)  # take the binary path on the ARPA file
+    assert beam_mod.lm_spellings(upper_word_lm, ["the", "cat", "car", "dog", "a"]) == {
+        "the": "THE", "cat": "CAT", "car": "CAR", "dog": "DOG", "a": "A"}
+    dec = beam(lm=upper_word_lm, lm_unit="word", lexicon=lexicon, lm_weight=1.0)
+    assert [dec.decode(lp)[0].text for lp in _lm_cases()] == ["the cat", "a car"]
+
+
 # ---------------------------------------------------------------- character LM
 def test_char_lm_in_lexicon_free_mode(char_lm):
     units = arpa_unigrams(char_lm)

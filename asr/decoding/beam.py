@@ -87,6 +87,37 @@ def arpa_unigrams(path: str) -> list[str]:
     return words
 
 
+def lm_spellings(path: str, words: list[str]) -> dict[str, str]:
+    """Our normalised word -> the word LM's spelling of it, where they differ (an upper-case LM).
+
+    ARPA: from its unigrams. A KenLM binary does not list its words: the casing (as given or upper
+    case) under which more of ``words`` are in the LM's vocabulary is taken for all of them."""
+    if is_arpa(path):
+        spelled: dict[str, str] = {}
+        for raw in arpa_unigrams(path):
+            spelled.setdefault(normalize_text(raw), raw)
+        return {w: spelled[w] for w in words if spelled.get(w, w) != w}
+    fl, fld = _flashlight()
+    probe = fld.Dictionary()
+    for w in words:
+        probe.add_entry(w)
+    for w in words:
+        if w.upper() != w:
+            probe.add_entry(w.upper())
+    probe.add_entry("<unk>")
+    lm = _kenlm(path, probe)
+    start = lm.start(False)
+    unk = lm.score(start, probe.get_index("<unk>"))[1]
+
+    def known(w: str) -> bool:
+        return lm.score(start, probe.get_index(w))[1] != unk
+
+    upper = [w for w in words if w.upper() != w]
+    if sum(known(w.upper()) for w in upper) > sum(known(w) for w in upper):
+        return {w: w.upper() for w in upper}
+    return {}
+
+
 def is_arpa(path: str) -> bool:
     with open(path, "rb") as f:
         return f.read(64).lstrip().startswith(b"\\data\\")
@@ -140,33 +171,37 @@ class BeamSearchDecoder:
             words = sorted(set(words) | {w for phrase in hotwords for w in phrase.split()})
             if not words:
                 raise ValueError("lexicon decoding needs words: give a lexicon file or a word-level ARPA LM")
+            # The dictionary holds the LM's own spelling of each word (LibriSpeech's LMs are upper
+            # case), so that KenLM finds it; hypotheses carry our normalised text.
+            spelling = lm_spellings(cfg.lm, words) if cfg.lm else {}
             self.word_dict = fld.Dictionary()
             for w in words:
-                self.word_dict.add_entry(w)
+                self.word_dict.add_entry(spelling.get(w, w))
             self.word_dict.add_entry("<unk>")
             self.word_dict.set_default_index(self.word_dict.get_index("<unk>"))
-            self._word_text = [self.word_dict.get_entry(i) for i in range(self.word_dict.index_size())]
+            self._word_text = words + ["<unk>"]  # by word id
+            index = {w: i for i, w in enumerate(self._word_text)}
             self._word_ids = {w: vocab.encode(w) for w in self._word_text}
             lm = _kenlm(cfg.lm, self.word_dict) if cfg.lm else fl.ZeroLM()
             if hotwords:
-                boosts = {self.word_dict.get_index(w): b for p, b in hotwords.items() for w in p.split()}
+                boosts = {index[w]: b for p, b in hotwords.items() for w in p.split()}
                 lm = word_hotword_lm(lm, boosts, lm_weight)
             trie = fl.Trie(len(vocab), vocab.space)
             start = lm.start(False)
             for w in words:
-                _, score = lm.score(start, self.word_dict.get_index(w))
+                _, score = lm.score(start, index[w])
                 # Every word is spelled with a trailing space ("cat|", the wav2letter convention), as
                 # our models write a space after every word, spelled letters included. So words
                 # cannot run together without one: otherwise "thre" could be read as the four
                 # lexicon words "t h r e". The last word gets its space from the free frame that
                 # decode() appends; a held last letter stays inside the word until its space.
-                trie.insert(vocab.encode(w) + [vocab.space], self.word_dict.get_index(w), score)
+                trie.insert(vocab.encode(w) + [vocab.space], index[w], score)
             trie.smear(fl.SmearingMode.MAX)
             opts = fl.LexiconDecoderOptions(beam_size=cfg.beam_size, beam_size_token=beam_tokens, beam_threshold=cfg.beam_threshold,
                                             lm_weight=lm_weight, word_score=cfg.word_score,
                                             unk_score=cfg.unk_score, sil_score=cfg.sil_score, log_add=False, criterion_type=crit)
             self._lm, self._trie = lm, trie  # keep alive: the decoder holds raw pointers
-            self.decoder = fl.LexiconDecoder(opts, trie, lm, vocab.space, vocab.blank, self.word_dict.get_index("<unk>"), [], False)
+            self.decoder = fl.LexiconDecoder(opts, trie, lm, vocab.space, vocab.blank, index["<unk>"], [], False)
         else:
             # Token dictionary for a character LM: our ids, with the space spelled "|".
             self.token_dict = fld.Dictionary()
