@@ -1,10 +1,15 @@
-"""Audio input: decode any file soundfile can read, downmix to mono, resample to the model rate.
+"""Audio input: decode a file, downmix to mono, resample to the model rate.
 
-Everything returned here is float32 in [-1, 1], shape (samples,), at ``sample_rate``.
+libsndfile (through soundfile) reads WAV, FLAC, MP3, Ogg Vorbis/Opus and more; anything else
+(m4a/AAC, mp4, webm, wma, ...) goes through ffmpeg where it is installed. Everything returned here
+is float32 in [-1, 1], shape (samples,), at ``sample_rate``.
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -14,6 +19,7 @@ import soxr
 
 SAMPLE_RATE = 16000
 PathLike = Union[str, os.PathLike]
+FFMPEG_HINT = "formats that libsndfile cannot read (m4a/AAC, mp4, webm, wma, ...) need ffmpeg: apt-get install ffmpeg"
 
 
 class AudioError(ValueError):
@@ -67,7 +73,7 @@ def audio_info(path: PathLike) -> tuple[int, int, int]:
     try:
         info = sf.info(str(p))
     except Exception as e:  # soundfile raises LibsndfileError / RuntimeError variants
-        raise AudioError(f"{p}: cannot read audio ({e})") from e
+        return _ffprobe(p, e)
     return info.samplerate, info.frames, info.channels
 
 
@@ -79,7 +85,100 @@ def audio_duration(path: PathLike) -> float:
     return frames / sr
 
 
+# ------------------------------------------------------------------ ffmpeg, for what libsndfile cannot read
+def _ffprobe(p: Path, sf_error: Exception) -> tuple[int, int, int]:
+    """(sample_rate, frames (0 if unknown), channels) of the file's first audio stream, from
+    ffprobe; ``sf_error`` is why soundfile could not read it (kept in the message)."""
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        raise AudioError(f"{p}: cannot decode audio ({sf_error}); {FFMPEG_HINT}")
+    cmd = [ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries",
+           "stream=sample_rate,channels:format=duration", "-of", "json", str(p)]
+    res = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    info = json.loads(res.stdout or "{}") if res.returncode == 0 else {}
+    streams = info.get("streams") or []
+    if not streams:
+        why = _last_line(res.stderr) or "no audio stream"
+        raise AudioError(f"{p}: cannot decode audio (soundfile: {sf_error}; ffmpeg: {why})")
+    sr, channels = int(streams[0].get("sample_rate") or 0), int(streams[0].get("channels") or 0)
+    if sr <= 0 or channels <= 0:
+        raise AudioError(f"{p}: cannot decode audio (ffmpeg reports sample rate {sr}, {channels} channels)")
+    try:
+        seconds = float(info.get("format", {}).get("duration"))
+    except (TypeError, ValueError):
+        seconds = 0.0
+    return sr, max(0, int(round(seconds * sr))), channels
+
+
+def _last_line(text: str) -> str:
+    lines = [l.strip() for l in (text or "").splitlines() if l.strip()]
+    return lines[-1] if lines else ""
+
+
+def _ffmpeg_command(p: Path, sr: int, channels: int, offset: float = 0.0, duration: Optional[float] = None) -> list[str]:
+    """ffmpeg writing the first audio stream to stdout as float32 at its own rate and channels
+    (resampling and downmixing stay ours, the same for every format)."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioError(f"{p}: ffprobe is installed but ffmpeg is not; {FFMPEG_HINT}")
+    cmd = [ffmpeg, "-nostdin", "-v", "error"]
+    if offset:
+        cmd += ["-ss", f"{offset:.6f}"]
+    cmd += ["-i", str(p), "-map", "0:a:0"]
+    if duration is not None:
+        cmd += ["-t", f"{duration:.6f}"]
+    return cmd + ["-f", "f32le", "-acodec", "pcm_f32le", "-ar", str(sr), "-ac", str(channels), "-"]
+
+
+def _ffmpeg_read(p: Path, sf_error: Exception, offset: float = 0.0, duration: Optional[float] = None) -> tuple[np.ndarray, int]:
+    sr, frames, channels = _ffprobe(p, sf_error)
+    if frames and offset * sr >= frames:
+        raise AudioError(f"{p}: offset {offset:.3f} s is past the end ({frames / sr:.3f} s)")
+    res = subprocess.run(_ffmpeg_command(p, sr, channels, offset, duration), capture_output=True, stdin=subprocess.DEVNULL)
+    if res.returncode != 0:
+        raise AudioError(f"{p}: cannot decode audio (soundfile: {sf_error}; ffmpeg: {_last_line(res.stderr.decode(errors='replace'))})")
+    audio = np.frombuffer(res.stdout, dtype="<f4")
+    return audio[: len(audio) // channels * channels].reshape(-1, channels).astype(np.float32), sr
+
+
+def _ffmpeg_blocks(p: Path, sr: int, channels: int, block: int) -> Iterator[np.ndarray]:
+    """(block, channels) float32 arrays from ffmpeg's stdout; the last one is shorter."""
+    proc = subprocess.Popen(_ffmpeg_command(p, sr, channels), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    try:
+        while True:
+            raw = proc.stdout.read(block * channels * 4)
+            data = np.frombuffer(raw, dtype="<f4")
+            yield data[: len(data) // channels * channels].reshape(-1, channels).astype(np.float32)
+            if len(raw) < block * channels * 4:
+                break
+        if proc.wait() != 0:
+            raise AudioError(f"{p}: decoding failed part-way (ffmpeg: {_last_line(proc.stderr.read().decode(errors='replace'))})")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _sf_blocks(p: Path, f: sf.SoundFile, block: int) -> Iterator[np.ndarray]:
+    with f:
+        while True:
+            try:
+                data = f.read(block, dtype="float32", always_2d=True)
+            except Exception as e:
+                raise AudioError(f"{p}: decoding failed part-way ({e})") from e
+            yield data
+            if len(data) < block:
+                break
+
+
 def _read(p: Path, offset: float = 0.0, duration: Optional[float] = None) -> tuple[np.ndarray, int]:
+    try:
+        sf.info(str(p))
+    except Exception as e:
+        return _ffmpeg_read(p, e, offset, duration)
     try:
         if not offset and duration is None:
             audio, sr = sf.read(str(p), dtype="float32", always_2d=True)
@@ -125,17 +224,16 @@ def stream_audio(path: PathLike, sample_rate: int = SAMPLE_RATE, block_seconds: 
     try:
         f = sf.SoundFile(str(p))
     except Exception as e:
-        raise AudioError(f"{p}: cannot decode audio ({e})") from e
-    with f:
+        src_sr, _, channels = _ffprobe(p, e)
+        blocks = _ffmpeg_blocks(p, src_sr, channels, max(1, int(block_seconds * src_sr)))
+    else:
         src_sr = f.samplerate
-        rs = None if src_sr == sample_rate else soxr.ResampleStream(src_sr, sample_rate, 1, dtype="float32", quality="HQ")
-        block = max(1, int(block_seconds * src_sr))
-        any_samples = False
-        while True:
-            try:
-                data = f.read(block, dtype="float32", always_2d=True)
-            except Exception as e:
-                raise AudioError(f"{p}: decoding failed part-way ({e})") from e
+        blocks = _sf_blocks(p, f, max(1, int(block_seconds * src_sr)))
+    rs = None if src_sr == sample_rate else soxr.ResampleStream(src_sr, sample_rate, 1, dtype="float32", quality="HQ")
+    block = max(1, int(block_seconds * src_sr))
+    any_samples = False
+    try:
+        for data in blocks:
             last = len(data) < block
             if len(data):
                 any_samples = True
@@ -143,7 +241,7 @@ def stream_audio(path: PathLike, sample_rate: int = SAMPLE_RATE, block_seconds: 
             out = mono if rs is None else rs.resample_chunk(mono, last=last)
             if len(out):
                 yield out.astype(np.float32, copy=False)
-            if last:
-                break
-        if not any_samples:
-            raise AudioError(f"{p}: contains no audio samples")
+    finally:
+        blocks.close()
+    if not any_samples:
+        raise AudioError(f"{p}: contains no audio samples")

@@ -150,7 +150,10 @@ def load_model(path: Optional[Union[str, os.PathLike]] = None, device: str = "cp
     return Recognizer(AcousticModel.load(resolve_model(path, "offline"), map_location=device), device, decode)
 
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".aiff", ".aif", ".au")
+# The second line: containers that need ffmpeg (asr.audio), found in directories all the same so
+# that a missing ffmpeg is reported per file rather than the files passed over in silence.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".aiff", ".aif", ".au",
+                    ".m4a", ".aac", ".mp4", ".webm", ".wma", ".mka", ".mkv", ".mov")
 
 
 def expand_inputs(items: Sequence[str]) -> list[str]:

@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-# espeak-ng: synthetic speech (demo, tests); pulseaudio + alsa plugins + portaudio: microphone
-# capture, and the virtual microphone the live tests speak into.
-APT_PACKAGES="espeak-ng libsndfile1 python3-venv pulseaudio pulseaudio-utils libasound2-plugins libportaudio2"
+# espeak-ng: synthetic speech (demo, tests); ffmpeg: audio formats libsndfile cannot read (m4a,
+# mp4, webm, ...); pulseaudio + alsa plugins + portaudio: microphone capture, and the virtual
+# microphone the live tests speak into.
+APT_PACKAGES="espeak-ng ffmpeg libsndfile1 python3-venv pulseaudio pulseaudio-utils libasound2-plugins libportaudio2"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -1,6 +1,8 @@
 """Audio input: formats decode, rates and channels are normalised, bad files fail with their name."""
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +138,72 @@ def test_prepare_array_and_resample_reject_bad_input():
         resample(np.zeros(10, np.float32), -8000, 16000)
     with pytest.raises(ValueError, match=r"\(2, 3, 4\)"):
         prepare_array(np.zeros((2, 3, 4)), 16000)
+
+
+# ------------------------------------------------------------------ ffmpeg: formats libsndfile cannot read
+needs_ffmpeg = pytest.mark.skipif(not (shutil.which("ffmpeg") and shutil.which("ffprobe")),
+                                  reason="ffmpeg not installed (apt-get install ffmpeg)")
+
+
+def _encode(src: Path, dst: Path, *args: str) -> Path:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), *args, str(dst)], check=True)
+    return dst
+
+
+@pytest.fixture
+def noisy_wav(tmp_path) -> Path:
+    """3.3 s of a tone in noise, stereo at 44.1 kHz, 16-bit (what an m4a recording decodes to)."""
+    rng = np.random.default_rng(1)
+    x = sine(3.3, 44100, channels=2) + 0.05 * rng.standard_normal((int(3.3 * 44100), 2))
+    path = tmp_path / "ref.wav"
+    sf.write(str(path), np.clip(x, -1, 1), 44100, subtype="PCM_16")
+    return path
+
+
+@needs_ffmpeg
+def test_m4a_reads_through_ffmpeg_exactly_like_the_wav(noisy_wav, tmp_path):
+    """Apple Lossless in an .m4a (which libsndfile cannot open) decodes to the very samples of
+    the WAV it was made from, through the same downmix and resampler; so do segments and blocks."""
+    m4a = _encode(noisy_wav, tmp_path / "rec.m4a", "-c:a", "alac")
+    with pytest.raises(Exception):
+        sf.info(str(m4a))
+    ref = load_audio(noisy_wav)
+    got = load_audio(m4a)
+    np.testing.assert_array_equal(got, ref)
+    sr, frames, channels = audio_info(m4a)
+    assert (sr, channels) == (44100, 2) and abs(frames - int(3.3 * 44100)) <= 441
+    assert audio_duration(m4a) == pytest.approx(3.3, abs=0.01)
+    part = load_audio(m4a, offset=1.0, duration=1.5)
+    np.testing.assert_allclose(part, load_audio(noisy_wav, offset=1.0, duration=1.5), atol=1e-3)
+    streamed = np.concatenate(list(stream_audio(m4a, block_seconds=0.4)))
+    assert abs(len(streamed) - len(ref)) <= 2
+    n = min(len(streamed), len(ref))
+    assert np.abs(streamed[:n] - ref[:n]).max() < 1e-3  # streaming resampler rounding only
+    with pytest.raises(AudioError, match="past the end"):
+        load_audio(m4a, offset=10.0)
+
+
+@needs_ffmpeg
+def test_lossy_aac_transcribes_like_the_wav(noisy_wav, tmp_path):
+    aac = _encode(noisy_wav, tmp_path / "rec.m4a", "-c:a", "aac", "-b:a", "128k")
+    got, ref = load_audio(aac), load_audio(noisy_wav)
+    assert abs(len(got) - len(ref)) <= 0.05 * SAMPLE_RATE  # AAC pads the start by a frame or so
+    assert peak_hz(got) == pytest.approx(440, abs=5)
+
+
+@needs_ffmpeg
+def test_ffmpeg_cannot_read_it_either(tmp_path):
+    bad = tmp_path / "broken.m4a"
+    bad.write_bytes(b"\x00\x00\x00\x20ftypM4A " + np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    for call in (load_audio, audio_info, lambda p: list(stream_audio(p))):
+        with pytest.raises(AudioError, match=r"broken\.m4a.*ffmpeg"):
+            call(bad)
+
+
+def test_without_ffmpeg_the_error_says_how_to_get_it(noisy_wav, tmp_path, monkeypatch):
+    m4a = tmp_path / "rec.m4a"
+    m4a.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(2000))  # not something libsndfile opens
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    for call in (load_audio, audio_info, lambda p: list(stream_audio(p))):
+        with pytest.raises(AudioError, match=r"rec\.m4a.*apt-get install ffmpeg"):
+            call(m4a)

@@ -3,6 +3,8 @@ segments, and the ``asr transcribe`` command's outputs."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -187,3 +189,16 @@ def test_cli_usage_errors(model_path, tmp_path, audio_dir, capsys):
     (tmp_path / "emptydir").mkdir()
     assert main(["transcribe", str(tmp_path / "emptydir"), "--model", str(model_path)]) == 2
     assert "no audio files" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (shutil.which("ffmpeg") and shutil.which("ffprobe")), reason="ffmpeg not installed (apt-get install ffmpeg)")
+def test_m4a_in_a_directory_is_found_and_transcribed_like_its_wav(rec, audio_dir, tmp_path):
+    d = tmp_path / "recordings"
+    d.mkdir()
+    wav = audio_dir["two.flac"]
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", wav, "-c:a", "alac", str(d / "phone.m4a")], check=True)
+    (found,) = expand_inputs([str(d)])
+    assert found.endswith("phone.m4a")
+    (res,) = transcribe_files(rec, [found])
+    assert res.error is None and res.text == rec.transcribe(wav).text
+    assert res.duration == pytest.approx(1.6, abs=0.01)
