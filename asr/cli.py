@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_evaluate)
 
     s = sub.add_parser("transcribe", help="transcribe audio files")
-    s.add_argument("files", nargs="+", help="audio files (wav, flac, ogg/opus, mp3, sph), directories (searched recursively) or globs")
+    s.add_argument("files", nargs="+", help="audio files (wav, flac, ogg/opus, mp3, sph; m4a, mp4, webm, ... with ffmpeg), directories (searched recursively) or globs")
     s.add_argument("--model", help="checkpoint file or training folder (default: the bundled offline English model)")
     s.add_argument("--device", default="cpu", help="cpu or cuda")
     s.add_argument("--format", default="txt", choices=["txt", "json", "srt", "vtt", "tsv", "all"])
