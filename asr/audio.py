@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -143,7 +144,9 @@ def _ffmpeg_read(p: Path, sf_error: Exception, offset: float = 0.0, duration: Op
 
 def _ffmpeg_blocks(p: Path, sr: int, channels: int, block: int) -> Iterator[np.ndarray]:
     """(block, channels) float32 arrays from ffmpeg's stdout; the last one is shorter."""
-    proc = subprocess.Popen(_ffmpeg_command(p, sr, channels), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    # stderr to a file, not a pipe: a long run of decoding errors could fill a pipe and stall ffmpeg
+    errors = tempfile.TemporaryFile()
+    proc = subprocess.Popen(_ffmpeg_command(p, sr, channels), stdout=subprocess.PIPE, stderr=errors,
                             stdin=subprocess.DEVNULL)
     try:
         while True:
@@ -153,13 +156,14 @@ def _ffmpeg_blocks(p: Path, sr: int, channels: int, block: int) -> Iterator[np.n
             if len(raw) < block * channels * 4:
                 break
         if proc.wait() != 0:
-            raise AudioError(f"{p}: decoding failed part-way (ffmpeg: {_last_line(proc.stderr.read().decode(errors='replace'))})")
+            errors.seek(0)
+            raise AudioError(f"{p}: decoding failed part-way (ffmpeg: {_last_line(errors.read().decode(errors='replace'))})")
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         proc.stdout.close()
-        proc.stderr.close()
+        errors.close()
 
 
 def _sf_blocks(p: Path, f: sf.SoundFile, block: int) -> Iterator[np.ndarray]:
