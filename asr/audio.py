@@ -180,19 +180,18 @@ def _sf_blocks(p: Path, f: sf.SoundFile, block: int) -> Iterator[np.ndarray]:
 
 def _read(p: Path, offset: float = 0.0, duration: Optional[float] = None) -> tuple[np.ndarray, int]:
     try:
-        sf.info(str(p))
-    except Exception as e:
+        f = sf.SoundFile(str(p))
+    except Exception as e:  # not a format libsndfile reads (or not audio): ffmpeg's turn
         return _ffmpeg_read(p, e, offset, duration)
     try:
-        if not offset and duration is None:
-            audio, sr = sf.read(str(p), dtype="float32", always_2d=True)
-        else:  # seek, so a segment of a long recording costs only its own length
-            with sf.SoundFile(str(p)) as f:
-                sr, start = f.samplerate, int(round(offset * f.samplerate))
+        with f:
+            sr = f.samplerate
+            if offset or duration is not None:  # seek, so a segment of a long recording costs only its own length
+                start = int(round(offset * sr))
                 if start >= f.frames > 0:
                     raise AudioError(f"{p}: offset {offset:.3f} s is past the end ({f.frames / sr:.3f} s)")
                 f.seek(start)
-                audio = f.read(-1 if duration is None else int(round(duration * sr)), dtype="float32", always_2d=True)
+            audio = f.read(-1 if duration is None else int(round(duration * sr)), dtype="float32", always_2d=True)
     except AudioError:
         raise
     except Exception as e:

@@ -34,9 +34,11 @@ UNIDIRECTIONAL_TAIL_SECONDS = 0.1
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
 
-def tail_seconds(model_cfg: ModelConfig) -> float:
-    """Seconds of silence a model of this shape gets after its input (see UNIDIRECTIONAL_TAIL_SECONDS)."""
-    return 0.0 if model_cfg.bidirectional else UNIDIRECTIONAL_TAIL_SECONDS
+def tail_silence(model_cfg: ModelConfig, sample_rate: int) -> np.ndarray:
+    """The digital silence a model of this shape gets after its input: UNIDIRECTIONAL_TAIL_SECONDS
+    for a unidirectional model, none for a bidirectional one."""
+    seconds = 0.0 if model_cfg.bidirectional else UNIDIRECTIONAL_TAIL_SECONDS
+    return np.zeros(int(round(seconds * sample_rate)), dtype=np.float32)
 
 
 def output_lengths(feat_lens: torch.Tensor, stride: int) -> torch.Tensor:
@@ -80,11 +82,11 @@ class AcousticModel(nn.Module):
     @property
     def tail_padding(self) -> float:
         """Seconds of silence to append to the input's end (see UNIDIRECTIONAL_TAIL_SECONDS)."""
-        return tail_seconds(self.cfg)
+        return len(self.tail_silence()) / self.feature_cfg.sample_rate
 
     def tail_silence(self) -> np.ndarray:
         """The samples to append at the input's end (model rate; empty for a bidirectional model)."""
-        return np.zeros(int(round(self.tail_padding * self.feature_cfg.sample_rate)), dtype=np.float32)
+        return tail_silence(self.cfg, self.feature_cfg.sample_rate)
 
     # ------------------------------------------------------------------ offline
     def normalize(self, feats: torch.Tensor) -> torch.Tensor:

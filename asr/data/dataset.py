@@ -68,14 +68,15 @@ def speed_perturb(audio: np.ndarray, factor: float, sample_rate: int) -> np.ndar
 class UtteranceFeatures:
     """Features for (row index, speed factor), optionally cached in memory.
 
-    ``tail_seconds`` of digital silence go after each utterance's audio, as the recognizer gives a
-    unidirectional model (``asr.model.tail_seconds``): training's dev WER is then the WER that
+    ``tail`` (samples) goes after each utterance's audio, as the recognizer gives a unidirectional
+    model its tail silence (``asr.model.tail_silence``): training's dev WER is then the WER that
     ``asr evaluate`` reports for the same checkpoint.
     """
 
-    def __init__(self, rows: list[dict], cfg: FeatureConfig, cache: bool = True, tail_seconds: float = 0.0) -> None:
+    def __init__(self, rows: list[dict], cfg: FeatureConfig, cache: bool = True,
+                 tail: Optional[np.ndarray] = None) -> None:
         self.rows, self.cfg, self.cache = rows, cfg, cache
-        self.tail = np.zeros(int(round(tail_seconds * cfg.sample_rate)), dtype=np.float32)
+        self.tail = tail if tail is not None else np.zeros(0, np.float32)
         self._cache: dict[tuple[int, float], Optional[torch.Tensor]] = {}
 
     def get(self, i: int, speed: float = 1.0,

@@ -87,15 +87,24 @@ def arpa_unigrams(path: str) -> list[str]:
     return words
 
 
-def lm_spellings(path: str, words: list[str]) -> dict[str, str]:
+def arpa_spellings(path: str) -> dict[str, str]:
+    """An ARPA file's words: our normalised text -> the LM's own spelling (e.g. "the" -> "THE")."""
+    spelled: dict[str, str] = {}
+    for raw in arpa_unigrams(path):
+        w = normalize_text(raw)
+        if w:
+            spelled.setdefault(w, raw)
+    return spelled
+
+
+def lm_spellings(path: str, words: list[str], arpa: dict[str, str] | None = None) -> dict[str, str]:
     """Our normalised word -> the word LM's spelling of it, where they differ (an upper-case LM).
 
-    ARPA: from its unigrams. A KenLM binary does not list its words: the casing (as given or upper
-    case) under which more of ``words`` are in the LM's vocabulary is taken for all of them."""
+    ARPA: from its unigrams (``arpa``: ``arpa_spellings(path)`` if already read). A KenLM binary
+    does not list its words: the casing (as given or upper case) under which more of ``words``
+    are in the LM's vocabulary is taken for all of them."""
     if is_arpa(path):
-        spelled: dict[str, str] = {}
-        for raw in arpa_unigrams(path):
-            spelled.setdefault(normalize_text(raw), raw)
+        spelled = arpa if arpa is not None else arpa_spellings(path)
         return {w: spelled[w] for w in words if spelled.get(w, w) != w}
     fl, fld = _flashlight()
     probe = fld.Dictionary()
@@ -167,13 +176,14 @@ class BeamSearchDecoder:
         crit = fl.CriterionType.CTC
 
         if self.lexicon_mode:
-            words = read_lexicon(cfg.lexicon) if cfg.lexicon else [w for w in (normalize_text(x) for x in arpa_unigrams(cfg.lm)) if w]
+            arpa = arpa_spellings(cfg.lm) if cfg.lm and is_arpa(cfg.lm) else {}  # the unigrams, read once
+            words = read_lexicon(cfg.lexicon) if cfg.lexicon else list(arpa)
             words = sorted(set(words) | {w for phrase in hotwords for w in phrase.split()})
             if not words:
                 raise ValueError("lexicon decoding needs words: give a lexicon file or a word-level ARPA LM")
             # The dictionary holds the LM's own spelling of each word (LibriSpeech's LMs are upper
             # case), so that KenLM finds it; hypotheses carry our normalised text.
-            spelling = lm_spellings(cfg.lm, words) if cfg.lm else {}
+            spelling = lm_spellings(cfg.lm, words, arpa) if cfg.lm else {}
             self.word_dict = fld.Dictionary()
             for w in words:
                 self.word_dict.add_entry(spelling.get(w, w))

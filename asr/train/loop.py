@@ -31,7 +31,7 @@ from tqdm import tqdm
 from ..config import Config, save_config
 from ..data.dataset import Batch, BucketSampler, TrainData, UtteranceFeatures, collate, feature_stats, load_rows, spec_augment
 from ..decoding.greedy import greedy_batch
-from ..model import AcousticModel, atomic_save, load_checkpoint, tail_seconds
+from ..model import AcousticModel, atomic_save, load_checkpoint, tail_silence
 from ..text import make_vocabulary
 from .distributed import DistEnv, NullWriter, all_reduce_sum, broadcast_object, broadcast_tensors, resolve_device
 from .metrics import error_rates
@@ -128,7 +128,7 @@ class Trainer:
                                 corpus=corpus, weights=cfg.data.weights or None)
         self.data = TrainData(rows, cfg.features, cfg.augment, self.vocab, sampler, t.seed, cfg.data.cache_features)
         # Dev evaluation runs on rank 0 only, on the input the recognizer gives the model (tail padding).
-        self.dev = (UtteranceFeatures(load_rows([cfg.data.dev]), cfg.features, tail_seconds=tail_seconds(cfg.model))
+        self.dev = (UtteranceFeatures(load_rows([cfg.data.dev]), cfg.features, tail=tail_silence(cfg.model, cfg.features.sample_rate))
                     if cfg.data.dev and self.env.is_main else None)
 
         self.model = AcousticModel(cfg.features, cfg.model, self.vocab).to(self.device)
