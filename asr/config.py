@@ -118,12 +118,21 @@ class AugmentConfig:
     # stays in place (targets do not move) and the level is kept. reverb_prob 0 = off.
     reverb_prob: float = 0.0
     reverb_rt60: list = field(default_factory=lambda: [0.2, 0.8])
+    # Leading and trailing room tone: the fraction of utterances that get it (0 = off), each side
+    # pad_seconds long (drawn uniformly, each side on its own) of coloured noise at a level drawn
+    # from pad_level_dbfs (RMS, dB re full scale). Tightly trimmed clips (FSDD's digits) otherwise
+    # teach a model that speech starts at the first frame; then a pause before a word, as any
+    # microphone or recording has, turns "seven" into "even".
+    pad_prob: float = 0.0
+    pad_seconds: list = field(default_factory=lambda: [0.0, 0.6])
+    pad_level_dbfs: list = field(default_factory=lambda: [-75.0, -45.0])
 
     def __post_init__(self) -> None:
-        for name in ("noise_prob", "reverb_prob"):
+        for name in ("noise_prob", "reverb_prob", "pad_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"augment.{name} must be in [0, 1], got {getattr(self, name)}")
-        for name, low, rule in (("noise_snr_db", float("-inf"), "low <= high"), ("reverb_rt60", 0.0, "0 < low <= high")):
+        for name, low, rule in (("noise_snr_db", float("-inf"), "low <= high"), ("reverb_rt60", 0.0, "0 < low <= high"),
+                                ("pad_seconds", -1e-9, "0 <= low <= high"), ("pad_level_dbfs", float("-inf"), "low <= high")):
             r = getattr(self, name)
             try:  # numbers, also from strings (YAML 1.1 reads "1e-3" as one)
                 lo, hi = [float(v) for v in r] if isinstance(r, (list, tuple)) else (None, None)

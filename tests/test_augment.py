@@ -4,6 +4,7 @@ feature cache bypassed for augmented utterances only, and clean features for eva
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ from helpers import speechlike
 
 from asr.audio import load_audio
 from asr.config import AugmentConfig, FeatureConfig, load_config
-from asr.data.augment import NOISE_COLORS, NoiseBank, WaveformAugment, add_noise, colored_noise, make_rir, reverberate
+from asr.data.augment import (NOISE_COLORS, NoiseBank, WaveformAugment, add_noise, colored_noise, make_rir,
+                               pad_with_room_tone, reverberate)
 from asr.data.dataset import BucketSampler, TrainData, UtteranceFeatures, load_rows
 from asr.features import compute_features
 from asr.text import Vocabulary
@@ -156,6 +158,43 @@ def test_augmentation_is_deterministic(tmp_path):
     noisy = files.apply(x, seed=9, reverb=False)
     assert np.array_equal(noisy, files.apply(x, seed=9, reverb=False))
     assert abs(snr_db(x, noisy) - 12.0) < 0.5
+
+
+def test_room_tone_padding_surrounds_the_clip():
+    x = speechlike(SR, 0.5)
+    g = np.random.default_rng(0)
+    y = pad_with_room_tone(x, 1600, 800, -60.0, "pink", g)
+    assert y.dtype == np.float32 and len(y) == len(x) + 2400
+    assert np.array_equal(y[1600:-800], x)  # the clip itself is untouched, in the middle
+    for tone in (y[:1600], y[-800:]):
+        assert abs(20 * np.log10(np.sqrt(np.mean(np.concatenate([y[:1600], y[-800:]]) ** 2))) + 60.0) < 0.5
+        assert np.abs(tone).max() > 0  # room tone, not digital silence
+    assert np.array_equal(pad_with_room_tone(x, 0, 0, -60.0, "white", g), x)
+    with pytest.raises(ValueError, match=">= 0"):
+        pad_with_room_tone(x, -1, 0, -60.0, "white", g)
+
+
+def test_padding_augmentation_draws_lengths_in_range():
+    cfg = AugmentConfig(pad_prob=1.0, pad_seconds=[0.1, 0.3], pad_level_dbfs=[-50, -50])
+    aug = WaveformAugment(cfg, SR)
+    x = speechlike(SR, 0.5)
+    lengths = set()
+    for seed in range(20):
+        y = aug.apply(x, seed=seed, noise=False, reverb=False, pad=True)
+        extra = len(y) - len(x)
+        assert 0.2 * SR - 2 <= extra <= 0.6 * SR
+        lengths.add(extra)
+        assert np.array_equal(y, aug.apply(x, seed=seed, noise=False, reverb=False, pad=True))
+    assert len(lengths) > 10
+    # drawn for about pad_prob of the utterances; off draws nothing
+    rng = random.Random(0)
+    draws = [WaveformAugment(AugmentConfig(pad_prob=0.5), SR).draw(rng) for _ in range(400)]
+    assert 150 < sum(d is not None for d in draws) < 250
+    rng, ref = random.Random(3), random.Random(3)
+    assert WaveformAugment(AugmentConfig(), SR).draw(rng) is None and rng.random() == ref.random()
+    for bad in ({"pad_prob": 2.0}, {"pad_seconds": [-0.1, 0.2]}, {"pad_seconds": [0.5, 0.2]}, {"pad_level_dbfs": [-40, -60]}):
+        with pytest.raises(ValueError, match="pad_"):
+            AugmentConfig(**bad)
 
 
 # ---------------------------------------------------------------- in the training data path

@@ -1,4 +1,5 @@
-"""Waveform augmentation for training: additive noise at a random SNR and simulated reverberation.
+"""Waveform augmentation for training: additive noise at a random SNR, simulated reverberation, and
+room-tone padding around trimmed clips.
 
 Pure functions of (audio, parameters, numpy Generator) plus two small holders: ``NoiseBank`` (noise
 recordings under a folder) and ``WaveformAugment`` (what ``AugmentConfig`` asks for, one utterance
@@ -209,13 +210,27 @@ def reverberate(audio: Waveform, rir: Waveform, delay: Optional[int] = None) -> 
 
 
 # ---------------------------------------------------------------- per utterance
+def pad_with_room_tone(audio: Waveform, lead: int, trail: int, level_dbfs: float, color: str,
+                       rng: np.random.Generator) -> Waveform:
+    """``audio`` with ``lead`` samples before it and ``trail`` after it of ``color`` noise at
+    ``level_dbfs`` RMS: the pause and room tone around a word that a trimmed clip lacks."""
+    audio = _check_mono(audio)
+    if lead < 0 or trail < 0:
+        raise ValueError(f"padding must be >= 0 samples, got {lead} and {trail}")
+    if lead + trail == 0:
+        return audio.astype(np.float32, copy=True)
+    tone = colored_noise(lead + trail, color, rng) * np.float32(10.0 ** (level_dbfs / 20.0))
+    return np.concatenate([tone[:lead], audio.astype(np.float32, copy=False), tone[lead:]])
+
+
 class WaveformAugment:
-    """Reverberation, then additive noise, as ``AugmentConfig`` asks; training data only.
+    """Room-tone padding, reverberation, then additive noise, as ``AugmentConfig`` asks; training
+    data only.
 
     ``draw(rng)`` makes one utterance's choices from the batch's generator (seeded by seed, epoch
     and batch index) and returns None for a clean utterance, else the function to apply to its
-    (speed-perturbed) waveform. Nothing is drawn when both probabilities are 0, so such runs see
-    exactly the batches they saw before this existed.
+    (speed-perturbed) waveform. Nothing is drawn for an augmentation whose probability is 0, so
+    runs without it see exactly the batches they saw before it existed.
     """
 
     def __init__(self, cfg: AugmentConfig, sample_rate: int) -> None:
@@ -225,13 +240,18 @@ class WaveformAugment:
     def draw(self, rng: random.Random) -> Optional[Callable[[Waveform], Waveform]]:
         noisy = self.cfg.noise_prob > 0 and rng.random() < self.cfg.noise_prob
         reverb = self.cfg.reverb_prob > 0 and rng.random() < self.cfg.reverb_prob
-        if not (noisy or reverb):
+        pad = self.cfg.pad_prob > 0 and rng.random() < self.cfg.pad_prob
+        if not (noisy or reverb or pad):
             return None
-        return functools.partial(self.apply, seed=rng.getrandbits(64), noise=noisy, reverb=reverb)
+        return functools.partial(self.apply, seed=rng.getrandbits(64), noise=noisy, reverb=reverb, pad=pad)
 
-    def apply(self, audio: Waveform, seed: int, noise: bool = True, reverb: bool = True) -> Waveform:
+    def apply(self, audio: Waveform, seed: int, noise: bool = True, reverb: bool = True, pad: bool = False) -> Waveform:
         """(samples,) -> (samples,) float32; every draw comes from ``seed``."""
         g = np.random.default_rng(seed)
+        if pad:
+            lead, trail = (int(g.uniform(*self.cfg.pad_seconds) * self.sample_rate) for _ in range(2))
+            color = list(NOISE_COLORS)[int(g.integers(len(NOISE_COLORS)))]
+            audio = pad_with_room_tone(audio, lead, trail, float(g.uniform(*self.cfg.pad_level_dbfs)), color, g)
         if reverb:
             audio = reverberate(audio, make_rir(float(g.uniform(*self.cfg.reverb_rt60)), self.sample_rate, g))
         if noise:

@@ -234,24 +234,25 @@ class BeamSearchDecoder:
         """log_probs: (T, vocab) for one utterance -> up to ``nbest`` hypotheses, best first."""
         if log_probs.dim() != 2 or log_probs.shape[1] != len(self.vocab):
             raise ValueError(f"expected log_probs of shape (time, {len(self.vocab)}), got {tuple(log_probs.shape)}")
-        lp = np.ascontiguousarray(log_probs.detach().cpu().numpy(), dtype=np.float32)
+        lp = log_probs.detach().cpu().numpy()
+        if lp.dtype != np.float32 or not lp.flags.c_contiguous:
+            lp = np.ascontiguousarray(lp, dtype=np.float32)
         if hasattr(self._lm, "reset"):
             self._lm.reset()
         T, lex = lp.shape[0], int(self.lexicon_mode)
         blank_lp = lp[:, self.vocab.blank]
         skip, _ = _skip_mask(blank_lp, self.cfg.blank_skip, False)
-        keep = np.empty(T + lex, dtype=bool)  # lexicon mode: plus the free frame, at index T
-        np.logical_not(skip, out=keep[:T])
-        keep[T:] = True
-        kept = keep.nonzero()[0]
-        n = len(kept) - lex
+        kept = (~skip).nonzero()[0]
+        n = len(kept)
+        # The frames the search sees, plus (lexicon mode) the free frame at index T.
         em = np.empty((n + lex, lp.shape[1]), dtype=np.float32)
-        np.take(lp, kept[:n], axis=0, out=em[:n])
+        np.take(lp, kept, axis=0, out=em[:n])
         if lex:
             em[n] = self.free_frame()[0]
+            kept = np.append(kept, T)
         self.drop_unlikely(em[:n])
         results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
-        skipped_score = float(blank_lp.sum(where=skip, dtype=np.float64))  # the same for every hypothesis
+        skipped_score = float(blank_lp.sum(where=skip, dtype=np.float64)) if n < T else 0.0  # the same for every hypothesis
         hyps, seen = [], set()
         for r in results:
             hyp = self.hypothesis_from(r, lp, offset, kept, skipped_score)
@@ -270,8 +271,11 @@ class BeamSearchDecoder:
         if floor == -math.inf or em.shape[0] == 0:
             return
         low = em < floor
-        low &= em < em.max(axis=1, keepdims=True)
-        em[low] = UNLIKELY
+        every = low.all(axis=1)  # frames whose best is below the floor too (rare: it is >= log(1/vocab)
+        if every.any():          # for normalised log-probs): those keep their best
+            rows = every.nonzero()[0]
+            low[rows] = em[rows] < em[rows].max(axis=1, keepdims=True)
+        np.putmask(em, low, UNLIKELY)
 
     def free_frame(self) -> np.ndarray:
         """Lexicon mode: a frame of free space or blank appended after the end, so that a word whose
