@@ -126,7 +126,7 @@ def main() -> None:
     # Tune LM weight and word score on dev only.
     # The same effective grid for both decoders: our lm_weight multiplies log10 probabilities,
     # pyctcdecode's alpha natural-log ones (ours = alpha * ln 10); both add the word score in nats.
-    alphas, betas = [0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5], [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
+    alphas, betas = [0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5], [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     grid = []
     for lw, ws in itertools.product([round(a * math.log(10), 4) for a in alphas], betas):
         dec = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, lm=args.arpa, lm_weight=lw, word_score=ws), fs)
