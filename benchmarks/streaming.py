@@ -161,7 +161,7 @@ def tune_lm(model: AcousticModel, dev, arpa: str) -> tuple[float, float, float]:
             lps.append(lp[0])
     refs = [t for _, t in dev]
     grid = []
-    for lw, ws in itertools.product([0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0], [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0]):
+    for lw, ws in itertools.product([0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0], [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0]):
         dec = make_decoder(model.vocab, DecodeConfig(decoder="beam", beam_size=32, lm=arpa, lm_weight=lw, word_score=ws), fs)
         grid.append((error_rates(refs, [dec.decode(lp)[0].text for lp in lps])[0], lw, ws))
     return min(grid)
