@@ -8,7 +8,8 @@ fed in 160 ms blocks, on AN4's test split:
 
 1. WER, greedy and with beam search + a word 3-gram LM from AN4's training transcripts (LM weight
    and word score tuned on the dev split only), streamed, fp32 and int8.
-2. Compute: real-time factor of the whole pipeline (fp32, int8), and milliseconds per 160 ms chunk.
+2. Compute: real-time factor of the whole pipeline (fp32, int8), and milliseconds per 160 ms chunk,
+   from the fastest of three passes over the test set (this VM's speed drifts between minutes).
 3. Latency: algorithmic (analysis window + chunk + the look-ahead folded into frame stacking), and, with
    test utterances fed in real time (paced by the wall clock, 1 s of silence appended so the
    endpoint rule can fire), the first partial's delay after speech onset, the final's delay after
@@ -53,26 +54,37 @@ def utterances(manifest: Path, sample_rate: int) -> list[tuple[np.ndarray, str]]
     return [(load_audio(r["audio"], sample_rate), normalize_text(r["text"])) for r in load_rows([str(manifest)])]
 
 
-def stream_all(model: AcousticModel, utts, decode: DecodeConfig | None = None) -> dict:
-    """Stream each utterance as fast as possible in 160 ms blocks; WER, RTF and per-chunk compute."""
+def stream_all(model: AcousticModel, utts, decode: DecodeConfig | None = None, rounds: int = 3) -> dict:
+    """Stream each utterance as fast as possible in 160 ms blocks; WER, RTF and per-chunk compute.
+
+    Timing is the fastest of ``rounds`` passes over all utterances (this VM's speed drifts by
+    +-30% between minutes; the fastest pass is the one least disturbed). The transcripts are the
+    same in every pass."""
     sr = model.feature_cfg.sample_rate
     block = sr * CHUNK_MS // 1000
-    hyps, chunk_ms, total, audio_s = [], [], 0.0, 0.0
-    for audio, _ in utts:
-        rec = StreamingRecognizer(model, decode, EndpointConfig(enabled=False), chunk_frames=CHUNK_MS // 10)
-        finals = []
-        for i in range(0, len(audio), block):
+    best = None
+    for _ in range(rounds):
+        hyps, chunk_ms, total, audio_s = [], [], 0.0, 0.0
+        for audio, _ in utts:
+            rec = StreamingRecognizer(model, decode, EndpointConfig(enabled=False), chunk_frames=CHUNK_MS // 10)
+            finals = []
+            for i in range(0, len(audio), block):
+                t0 = time.perf_counter()
+                finals += [e for e in rec.accept(audio[i : i + block]) if e.kind == "final"]
+                el = time.perf_counter() - t0
+                total += el
+                if i + block <= len(audio):
+                    chunk_ms.append(el * 1000)
             t0 = time.perf_counter()
-            finals += [e for e in rec.accept(audio[i : i + block]) if e.kind == "final"]
-            el = time.perf_counter() - t0
-            total += el
-            if i + block <= len(audio):
-                chunk_ms.append(el * 1000)
-        t0 = time.perf_counter()
-        finals += [e for e in rec.finish() if e.kind == "final"]
-        total += time.perf_counter() - t0
-        hyps.append(" ".join(e.text for e in finals if e.text))
-        audio_s += len(audio) / sr
+            finals += [e for e in rec.finish() if e.kind == "final"]
+            total += time.perf_counter() - t0
+            hyps.append(" ".join(e.text for e in finals if e.text))
+            audio_s += len(audio) / sr
+        if best is not None and hyps != best[0]:
+            raise RuntimeError("streaming gave different transcripts in two passes over the same audio")
+        if best is None or total < best[2]:
+            best = (hyps, chunk_ms, total, audio_s)
+    hyps, chunk_ms, total, audio_s = best
     wer, cer = error_rates([t for _, t in utts], hyps)
     return {"wer": round(wer, 2), "cer": round(cer, 2), "rtf": round(total / audio_s, 5),
             "chunk_ms_mean": round(statistics.mean(chunk_ms), 3),
@@ -209,7 +221,7 @@ def main() -> None:
         if abs(lookahead - float(ms)) > 0.5:
             raise SystemExit(f"--lookahead {spec}: that model looks {lookahead} ms ahead (stack {m.cfg.stack}, stride {m.cfg.stride})")
         table[ms] = {"model": path, "stack": m.cfg.stack, "stride": m.cfg.stride, "epochs": training_epochs(path),
-                     "algorithmic_latency_ms": algorithmic_latency_ms(m), "wer": stream_all(m, test)["wer"]}
+                     "algorithmic_latency_ms": algorithmic_latency_ms(m), "wer": stream_all(m, test, rounds=1)["wer"]}
         print(f"look-ahead {ms} ms: {table[ms]}", flush=True)
 
     write_result("streaming.json", {
