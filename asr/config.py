@@ -131,12 +131,14 @@ class AugmentConfig:
         for name in ("noise_prob", "reverb_prob", "pad_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"augment.{name} must be in [0, 1], got {getattr(self, name)}")
-        for name, low, rule in (("noise_snr_db", float("-inf"), "low <= high"), ("reverb_rt60", 0.0, "0 < low <= high"),
-                                ("pad_seconds", -1e-9, "0 <= low <= high"), ("pad_level_dbfs", float("-inf"), "low <= high")):
+        for name, low_ok, rule in (("noise_snr_db", lambda lo: lo > float("-inf"), "low <= high"),
+                                   ("reverb_rt60", lambda lo: lo > 0.0, "0 < low <= high"),
+                                   ("pad_seconds", lambda lo: lo >= 0.0, "0 <= low <= high"),
+                                   ("pad_level_dbfs", lambda lo: lo > float("-inf"), "low <= high")):
             r = getattr(self, name)
             try:  # numbers, also from strings (YAML 1.1 reads "1e-3" as one)
                 lo, hi = [float(v) for v in r] if isinstance(r, (list, tuple)) else (None, None)
-                ok = low < lo <= hi < float("inf")
+                ok = low_ok(lo) and lo <= hi < float("inf")
             except (TypeError, ValueError):
                 ok = False
             if not ok:
