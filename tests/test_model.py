@@ -150,6 +150,32 @@ def test_step_matches_forward(stack, stride, k):
     torch.testing.assert_close(torch.cat(pieces, dim=1), offline, atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize("proj_size", [0, 5])
+def test_inference_step_matches_the_modules(proj_size):
+    """Without autograd, step() runs the whole stack in one call on transposed weights; it gives
+    the per-layer modules' result, and follows a weight change instead of serving stale weights."""
+    m = tiny(bidirectional=False, layers=3, proj_size=proj_size)
+    x, state = feats(20, seed=4)[None], m.init_state()
+    with torch.no_grad():
+        assert m._inference_weights() is not None
+    with torch.enable_grad():  # the modules' path
+        ref, (h, c) = m.step(x, state)
+    with torch.inference_mode():
+        out, (h2, c2) = m.step(x, state)
+    for a, b in ((out, ref), (h2, h), (c2, c)):
+        torch.testing.assert_close(a, b.detach(), atol=1e-5, rtol=0)
+    with torch.no_grad():
+        m.layers[0]["fwd"].weight_ih_l0.mul_(3.0)
+        changed, _ = m.step(x, state)
+    with torch.enable_grad():
+        ref2, _ = m.step(x, state)
+    assert not torch.allclose(changed, out, atol=1e-4)
+    torch.testing.assert_close(changed, ref2.detach(), atol=1e-5, rtol=0)
+    m.train()
+    with torch.no_grad():
+        assert m._inference_weights() is None
+
+
 def test_step_batch_state_shapes():
     m = tiny(bidirectional=False, proj_size=5, hidden=12, layers=2)
     h, c = m.init_state(batch=4)
