@@ -280,6 +280,15 @@ def _pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _average(args: argparse.Namespace) -> int:
+    from .train.average import average_checkpoints
+
+    model = average_checkpoints(args.models)
+    model.save(args.output)
+    print(f"wrote {args.output}: the mean of {len(args.models)} checkpoints' weights")
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from .data.synth import synthesize_corpus
 
@@ -386,6 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, help="output .pt file")
     s.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
     s.set_defaults(func=_pack)
+
+    s = sub.add_parser("average", help="average the weights of checkpoints of one network (epochs of a run, "
+                       "or seeds fine-tuned from the same start)")
+    s.add_argument("models", nargs="+", help="checkpoint files or training folders (their best.pt)")
+    s.add_argument("-o", "--output", required=True, help="output .pt file")
+    s.set_defaults(func=_average)
 
     s = sub.add_parser("lm", help="language models")
     lm_sub = s.add_subparsers(dest="lm_command", required=True)

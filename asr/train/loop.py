@@ -33,6 +33,7 @@ from ..data.dataset import Batch, BucketSampler, TrainData, UtteranceFeatures, c
 from ..decoding.greedy import greedy_batch
 from ..model import AcousticModel, atomic_save, load_checkpoint, tail_silence
 from ..text import make_vocabulary
+from .average import average_state_dicts
 from .distributed import DistEnv, NullWriter, all_reduce_sum, broadcast_object, broadcast_tensors, resolve_device
 from .metrics import error_rates
 
@@ -447,7 +448,7 @@ class Trainer:
         if len(files) < 2 or self.dev is None:
             return
         states = [load_checkpoint(f)["state_dict"] for f in files]
-        avg = {k: sum(s[k].double() for s in states).div(len(states)).to(states[0][k].dtype) for k in states[0]}
+        avg = average_state_dicts(states)
         model = AcousticModel(self.cfg.features, self.cfg.model, self.vocab)
         model.load_state_dict(avg)
         model.to(self.device)
