@@ -193,6 +193,31 @@ def test_intermediate_ctc_mixes_the_two_losses(synth_corpus, tmp_path):
         load_config(None, ["train.inter_ctc_weight=1.5"])
 
 
+def test_last_epochs_are_averaged_and_kept_only_if_better(synth_corpus, tmp_path):
+    """train.average_last=2: averaged.pt is the mean of the last two epochs' weights; older epoch
+    files are deleted; best.pt is the average only when the average's dev WER is the best."""
+    import json
+
+    from asr.model import AcousticModel
+
+    data = _small(synth_corpus, tmp_path, 16)
+    out = tmp_path / "avg"
+    Trainer(load_config(None, _overrides(data, out, [*EXACT, "train.epochs=3", "train.average_last=2"]))).fit()
+    kept = sorted(p.name for p in (out / "epochs").glob("*.pt"))
+    assert kept == ["epoch2.pt", "epoch3.pt"]
+    states = [load_checkpoint(out / "epochs" / name)["state_dict"] for name in kept]
+    avg = AcousticModel.load(out / "averaged.pt").state_dict()
+    for k in avg:
+        torch.testing.assert_close(avg[k], (states[0][k] + states[1][k]) / 2, atol=1e-6, rtol=0)
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    entry = history[-1]
+    assert entry["averaged_epochs"] == [2, 3]
+    best_epoch_wer = min(h["dev_wer"] for h in history[:-1])
+    best = AcousticModel.load(out / "best.pt").state_dict()
+    assert torch.equal(best["output.weight"], avg["output.weight"]) == bool(entry.get("best"))
+    assert bool(entry.get("best")) == (entry["dev_wer"] < best_epoch_wer)
+
+
 def test_distillation_mixes_ctc_and_teacher_kl(synth_corpus, tmp_path):
     """train.distill_from: the logged loss is (1 - w) * CTC + w * KL(teacher[t - delay] ||
     student[t]) summed over frames / target length; a teacher at another frame rate is refused."""
