@@ -161,8 +161,8 @@ def training_epochs(path: str) -> Optional[int]:
     return sum(1 for line in hist.read_text().splitlines() if '"epoch"' in line)
 
 
-def tune_lm(model: AcousticModel, dev, arpa: str) -> tuple[float, float, float]:
-    """LM weight and word score by dev WER, decoding the model's (offline == streamed) log-probs:
+def tune_lm(model: AcousticModel, dev, arpa: str) -> tuple[float, float, float, float]:
+    """(dev WER with the LM, LM weight, word score, greedy dev WER): weight and score by dev WER, decoding the model's (offline == streamed) log-probs:
     the whole utterance plus the tail silence that ``StreamingRecognizer.finish`` appends."""
     fs = model.feature_cfg.frame_shift * model.cfg.stride
     lps = []
@@ -172,11 +172,13 @@ def tune_lm(model: AcousticModel, dev, arpa: str) -> tuple[float, float, float]:
             lp, _ = model(feats, torch.tensor([feats.shape[1]]))
             lps.append(lp[0])
     refs = [t for _, t in dev]
+    greedy = make_decoder(model.vocab, DecodeConfig(), fs)
+    dev_greedy = error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0]
     grid = []
     for lw, ws in itertools.product([0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0], [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0]):
         dec = make_decoder(model.vocab, DecodeConfig(decoder="beam", beam_size=32, lm=arpa, lm_weight=lw, word_score=ws), fs)
         grid.append((error_rates(refs, [dec.decode(lp)[0].text for lp in lps])[0], lw, ws))
-    return min(grid)
+    return (*min(grid), dev_greedy)
 
 
 def main() -> None:
@@ -185,6 +187,7 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT / "exp" / "bench_an4_v3" / "data"), help="folder with AN4 train/dev/test.jsonl")
     ap.add_argument("--workdir", default=str(ROOT / "exp" / "bench_streaming"))
     ap.add_argument("--realtime-utts", type=int, default=30, help="test utterances fed in real time for latencies")
+    ap.add_argument("--about", default="", help="how the model was made (kept in the result)")
     ap.add_argument("--lookahead", nargs="*", default=[], metavar="MS=PATH", help="more models for the WER-vs-look-ahead table")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -204,7 +207,7 @@ def main() -> None:
 
     arpa = str(work / "an4_train_3gram.arpa")
     write_arpa(estimate(read_sentences([data / "train.jsonl"]), order=3), arpa)
-    dev_wer, lw, ws = tune_lm(model, dev, arpa)
+    dev_wer, lw, ws, dev_greedy = tune_lm(model, dev, arpa)
     beam_cfg = DecodeConfig(decoder="beam", beam_size=32, lm=arpa, lm_weight=lw, word_score=ws)
     lm = stream_all(model, test, beam_cfg)
     print(f"beam + LM (lm_weight {lw}, word_score {ws}; dev WER {dev_wer:.2f}): WER {lm['wer']}  RTF {lm['rtf']}", flush=True)
@@ -228,14 +231,14 @@ def main() -> None:
         "an4_wer_uni_greedy": fp32["wer"], "an4_cer_uni_greedy": fp32["cer"], "an4_wer_uni_lm": lm["wer"],
         "an4_wer_uni_int8_greedy": int8["wer"],
         "lm": "word 3-gram (asr lm build) on AN4 train transcripts; lexicon = its words",
-        "lm_weight": lw, "word_score": ws, "dev_wer_lm": round(dev_wer, 2),
+        "lm_weight": lw, "word_score": ws, "dev_wer_lm": round(dev_wer, 2), "dev_wer_greedy": round(dev_greedy, 2),
         "rtf_fp32": fp32["rtf"], "rtf_int8": int8["rtf"], "rtf_beam_lm_fp32": lm["rtf"],
         "chunk_ms": CHUNK_MS, "chunk_ms_fp32": fp32["chunk_ms_mean"], "chunk_ms_int8": int8["chunk_ms_mean"],
         "chunk_ms_int8_p95": int8["chunk_ms_p95"],
         "algorithmic_latency_ms": algorithmic_latency_ms(model),
         "first_partial_latency_ms": lat["first_partial_latency_ms"], "final_latency_ms": lat["final_latency_ms"],
         "realtime": lat, "wer_vs_lookahead": table,
-        "model": args.model, "params": model.num_params(), "threads": 1,
+        "model": args.model, "model_about": args.about, "params": model.num_params(), "threads": 1,
         "model_config": {"stack": model.cfg.stack, "stride": model.cfg.stride, "hidden": model.cfg.hidden,
                          "layers": model.cfg.layers, "proj_size": model.cfg.proj_size},
     })

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The streaming AN4 model of benchmarks/results/streaming.json: four seeds of
+# configs/an4_stream_ft.yaml (each starts from the bundled streaming model, 80 epochs on AN4),
+# then the mean of their weights (asr average: a "model soup"; the seeds share their start, so
+# their weights can be averaged), then the streaming benchmark.
+#
+#   bash scripts/train_an4_stream.sh [AN4_DIR]    # default: ../shared/corpora/an4
+#
+# ~20 min per seed alone on one core; two at a time on a 2-core machine, ~50 min in all.
+# A killed run continues where it stopped: rerun the script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AN4="${1:-../shared/corpora/an4}"
+ASR=.venv/bin/asr
+DATA=data/an4
+OUT=exp/an4_stream_ft
+
+[[ -f "$DATA/test.jsonl" ]] || $ASR prepare an4 "$AN4" --out "$DATA"
+mkdir -p "$OUT"
+
+train() {  # train SEED: resume if a run is there, skip if it finished
+    local out="$OUT/seed$1"
+    if [[ -f "$out/done" ]]; then echo "$out: finished earlier"; return; fi
+    if [[ -f "$out/last.pt" ]]; then
+        $ASR train --resume "$out" > "$out.log" 2>&1
+    else
+        $ASR train --config configs/an4_stream_ft.yaml train.out_dir="$out" train.seed="$1" \
+            data.train="[$DATA/train.jsonl]" data.dev="$DATA/dev.jsonl" > "$out.log" 2>&1
+    fi
+    touch "$out/done"
+}
+
+train 0 & train 1 & wait
+train 2 & train 3 & wait
+# Each seed's best.pt is its dev-best epoch; the soup is their mean.
+$ASR average "$OUT"/seed{0,1,2,3}/best.pt -o "$OUT/soup.pt"
+.venv/bin/python benchmarks/streaming.py --model "$OUT/soup.pt" --data "$DATA" --realtime-utts 30 \
+    --about "mean of the best.pt of seeds 0-3 of configs/an4_stream_ft.yaml (scripts/train_an4_stream.sh)"
