@@ -283,9 +283,10 @@ def _pack(args: argparse.Namespace) -> int:
 def _average(args: argparse.Namespace) -> int:
     from .train.average import average_checkpoints
 
-    model = average_checkpoints(args.models)
+    model = average_checkpoints(args.models, args.weights)
     model.save(args.output)
-    print(f"wrote {args.output}: the mean of {len(args.models)} checkpoints' weights")
+    how = "mean" if args.weights is None else "weighted mean (" + ", ".join(f"{w:g}" for w in args.weights) + ")"
+    print(f"wrote {args.output}: the {how} of {len(args.models)} checkpoints' weights")
     return 0
 
 
@@ -400,6 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "or seeds fine-tuned from the same start)")
     s.add_argument("models", nargs="+", help="checkpoint files or training folders (their best.pt)")
     s.add_argument("-o", "--output", required=True, help="output .pt file")
+    s.add_argument("--weights", type=float, nargs="+", metavar="W",
+                   help="one weight per checkpoint (normalised to sum 1): interpolate, e.g. a general model "
+                        "and one fine-tuned from it (default: equal)")
     s.set_defaults(func=_average)
 
     s = sub.add_parser("lm", help="language models")

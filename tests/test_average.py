@@ -50,3 +50,21 @@ def test_cli_writes_a_loadable_average(tmp_path, capsys):
     assert main(["average", paths[0], saved(tmp_path, "x.pt", 2, layers=3), "-o", str(tmp_path / "bad.pt")]) != 0
     assert "only the same network" in capsys.readouterr().err
     assert not (tmp_path / "bad.pt").exists()
+
+
+def test_weights_interpolate_between_checkpoints(tmp_path, capsys):
+    a, b = saved(tmp_path, "a.pt", 0), saved(tmp_path, "b.pt", 1)
+    sa, sb = AcousticModel.load(a).state_dict(), AcousticModel.load(b).state_dict()
+    only_a = average_checkpoints([a, b], [1.0, 0.0]).state_dict()
+    assert all(torch.equal(only_a[k], sa[k]) for k in sa)
+    mix = average_checkpoints([a, b], [1.0, 3.0]).state_dict()  # normalised to 0.25 / 0.75
+    for k in mix:
+        torch.testing.assert_close(mix[k], 0.25 * sa[k] + 0.75 * sb[k], atol=1e-6, rtol=0)
+    out = tmp_path / "wise.pt"
+    assert main(["average", a, b, "--weights", "0.25", "0.75", "-o", str(out)]) == 0
+    got = AcousticModel.load(out).state_dict()
+    assert all(torch.allclose(got[k], mix[k], atol=1e-6) for k in mix)
+    assert "weighted mean (0.25, 0.75)" in capsys.readouterr().out
+    for bad in ([1.0], [1.0, -1.0], [0.0, 0.0]):
+        with pytest.raises(ValueError, match="weights"):
+            average_checkpoints([a, b], bad)
