@@ -60,12 +60,19 @@ class ModelConfig:
     bidirectional: bool = True
     dropout: float = 0.2  # between LSTM layers and before the output layer
     proj_size: int = 0  # LSTM projection (0 = none)
+    # Look-ahead after the LSTM stack (unidirectional models): each output frame also sees the top
+    # layer's next `lookahead` frames through a per-channel convolution added to it (DeepSpeech 2's
+    # row convolution). It starts at zero, so a model fine-tuned from one without it starts equal
+    # to it. Costs lookahead * stride * frame_shift of latency (20 ms a frame at stride 2).
+    lookahead: int = 0
 
     def __post_init__(self) -> None:
         if not (1 <= self.stride <= self.stack):
             raise ValueError(f"need 1 <= stride <= stack, got stride={self.stride}, stack={self.stack}")
         if self.layers < 1 or self.hidden < 1:
             raise ValueError(f"layers and hidden must be >= 1, got {self.layers}, {self.hidden}")
+        if self.lookahead < 0 or (self.lookahead and self.bidirectional):
+            raise ValueError(f"lookahead must be >= 0, and 0 for a bidirectional model (which sees all the future), got {self.lookahead}")
 
 
 @dataclass

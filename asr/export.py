@@ -5,7 +5,9 @@
   unchanged, silently. The result is checked, so a silent no-op is an error here.
 - ``export_streaming(model, path)`` writes a ``torch.export`` program of one streaming step,
   ``(feats, h, c) -> (log_probs, h, c)``, with the LSTM state as explicit inputs and outputs,
-  for a fixed chunk (export unrolls the LSTM over time). ``load_exported(path)`` runs it with
+  for a fixed chunk (export unrolls the LSTM over time). A look-ahead model (``model.lookahead``)
+  has a third state tensor, its waiting frames: ``(feats, h, c, w) -> (log_probs, h, c, w)``,
+  its outputs lagging by ``lookahead`` frames (``AcousticModel.step``). ``load_exported(path)`` runs it with
   torch alone; the configs and vocabulary travel in the file.
 """
 from __future__ import annotations
@@ -40,9 +42,9 @@ class _Step(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, feats: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
-        y, (h2, c2) = self.model.step(feats, (h, c))
-        return y, h2, c2
+    def forward(self, feats: torch.Tensor, h: torch.Tensor, c: torch.Tensor, *waiting: torch.Tensor):
+        y, state = self.model.step(feats, (h, c, *waiting))
+        return (y, *state)
 
 
 def export_streaming(model: AcousticModel, path: Union[str, os.PathLike], chunk_frames: int = 16) -> Path:

@@ -31,7 +31,7 @@ CHECKPOINT_VERSION = 1
 # FSDD dev WER 5.00 -> 2.92 from 0.06 s on, AN4 dev 12.36 -> 12.17 from 0.1 s on; 0.14 to 0.6 s
 # gave the same. The padding is computed like audio (~4% of an AN4 utterance), so no more than needed.
 UNIDIRECTIONAL_TAIL_SECONDS = 0.1
-LSTMState = tuple[torch.Tensor, torch.Tensor]
+LSTMState = tuple[torch.Tensor, ...]  # (h, c), plus the look-ahead frames of a look-ahead model
 
 
 def tail_silence(model_cfg: ModelConfig, sample_rate: int) -> np.ndarray:
@@ -77,6 +77,9 @@ class AcousticModel(nn.Module):
             self.layers.append(layer)
             in_dim = out_dim * (2 if c.bidirectional else 1)
         self.dropout = nn.Dropout(c.dropout)
+        if c.lookahead:  # per channel, taps for frames t .. t + lookahead; zero: starts as no look-ahead
+            self.lookahead = nn.Conv1d(in_dim, in_dim, c.lookahead + 1, groups=in_dim, bias=False)
+            nn.init.zeros_(self.lookahead.weight)
         self.output = nn.Linear(in_dim, len(vocab))
 
     @property
@@ -120,35 +123,68 @@ class AcousticModel(nn.Module):
             x = y
             if i + 1 == inter_layer:
                 inter = self.output(self.dropout(x)).log_softmax(-1)
+        if self.cfg.lookahead:  # frames past a sequence's end are zero, as after a lone utterance
+            valid = torch.arange(x.shape[1])[None, :] < out_lens[:, None]
+            x = self._look_ahead(x * valid[..., None].to(x.device), x.new_zeros(x.shape[0], self.cfg.lookahead, x.shape[2]))
         out = self.output(self.dropout(x)).log_softmax(-1)
         return (out, out_lens, inter) if inter_layer else (out, out_lens)
 
+    def _look_ahead(self, x: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
+        """x: (batch, n, d) top-layer frames, future: (batch, lookahead, d) the frames after them.
+        Returns (batch, n, d): each frame plus the convolution over it and its next frames."""
+        y = torch.cat([x, future], dim=1).transpose(1, 2)
+        return x + self.lookahead(y).transpose(1, 2)
+
     # ------------------------------------------------------------------ streaming
     def init_state(self, batch: int = 1) -> LSTMState:
+        """(h, c) of the LSTM stack; a look-ahead model adds, third, its last ``lookahead``
+        top-layer frames, whose outputs wait for their future (all zeros at the start)."""
         c = self.cfg
-        h = torch.zeros(c.layers, batch, c.proj_size or c.hidden, device=self.feat_mean.device)
-        return h, torch.zeros(c.layers, batch, c.hidden, device=self.feat_mean.device)
+        dev = self.feat_mean.device
+        h = torch.zeros(c.layers, batch, c.proj_size or c.hidden, device=dev)
+        state = (h, torch.zeros(c.layers, batch, c.hidden, device=dev))
+        if c.lookahead:
+            state += (torch.zeros(batch, c.lookahead, c.proj_size or c.hidden, device=dev),)
+        return state
 
     def step(self, feats: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
         """One chunk of a stream. feats: (batch, n*stride + stack - stride, feat_dim) raw frames,
-        consecutive chunks overlapping by stack - stride frames. Returns (batch, n, vocab) log-probs."""
+        consecutive chunks overlapping by stack - stride frames. Returns (batch, n, vocab) log-probs.
+
+        A look-ahead model's outputs lag its input by ``cfg.lookahead`` frames: a stream's first
+        ``lookahead`` outputs (after ``init_state``) are not frames of it and must be dropped, and
+        ``flush(state)`` gives the last ones at its end."""
         if self.cfg.bidirectional:
             raise RuntimeError("step() needs a unidirectional model (model.bidirectional: false)")
         c = self.cfg
         x = self.normalize(feats)
         x = x.unfold(1, c.stack, c.stride).transpose(2, 3)
         x = x.reshape(x.shape[0], x.shape[1], -1)  # no Python ints: stays symbolic under torch.export
-        h, cell = state
+        h, cell = state[0], state[1]
         weights = self._inference_weights()
         if weights is not None:  # all layers in one ATen call, weights laid out for batch-1 steps
             x, h, cell = torch.lstm(x, (h, cell), weights, True, c.layers, 0.0, False, False, True)
+        else:
+            hs, cs = [], []
+            for i, layer in enumerate(self.layers):
+                x, (hi, ci) = layer["fwd"](x, (h[i : i + 1], cell[i : i + 1]))
+                hs.append(hi)
+                cs.append(ci)
+            h, cell = torch.cat(hs), torch.cat(cs)
+        if not c.lookahead:
             return self.output(x).log_softmax(-1), (h, cell)
-        hs, cs = [], []
-        for i, layer in enumerate(self.layers):
-            x, (hi, ci) = layer["fwd"](x, (h[i : i + 1], cell[i : i + 1]))
-            hs.append(hi)
-            cs.append(ci)
-        return self.output(x).log_softmax(-1), (torch.cat(hs), torch.cat(cs))
+        frames = torch.cat([state[2], x], dim=1)  # the waiting frames, then this chunk's
+        n = x.shape[1]
+        y = self._look_ahead(frames[:, :n], frames[:, n:])
+        return self.output(y).log_softmax(-1), (h, cell, frames[:, n:])
+
+    def flush(self, state: LSTMState) -> torch.Tensor:
+        """A look-ahead model's last ``lookahead`` outputs at the end of a stream, their future
+        being zeros as in ``forward``: (batch, lookahead, vocab); (batch, 0, vocab) without look-ahead."""
+        if not self.cfg.lookahead:
+            return state[0].new_zeros(state[0].shape[1], 0, len(self.vocab))
+        waiting = state[2]
+        return self.output(self._look_ahead(waiting, torch.zeros_like(waiting))).log_softmax(-1)
 
     def _inference_weights(self) -> Optional[list[torch.Tensor]]:
         """The LSTM stack's weights for ``step`` on CPU: every matrix stored transposed (a

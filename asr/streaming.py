@@ -131,12 +131,20 @@ def _without_onednn() -> Iterator[None]:
         torch.backends.mkldnn.enabled = before
 
 
+def default_chunk_frames(model: AcousticModel) -> int:
+    """Feature frames per model step: 160 ms, less a look-ahead model's look-ahead, so that the
+    look-ahead comes out of the chunk's buffering and the latency stays that of 160 ms chunks."""
+    c = model.cfg
+    return max(c.stride, 16 - c.lookahead * c.stride)
+
+
 class StreamingRecognizer:
     """``accept(samples) -> events``; ``finish() -> events``. Needs a unidirectional model."""
 
     def __init__(self, model: AcousticModel, decode: Optional[DecodeConfig] = None,
-                 endpoint: Optional[EndpointConfig] = None, chunk_frames: int = 16, boost_quiet: bool = False) -> None:
-        """``boost_quiet``: raise very quiet input by the peak heard so far (``asr.level.RunningGain``).
+                 endpoint: Optional[EndpointConfig] = None, chunk_frames: Optional[int] = None, boost_quiet: bool = False) -> None:
+        """``chunk_frames``: feature frames (10 ms) per model step; default ``default_chunk_frames``.
+        ``boost_quiet``: raise very quiet input by the peak heard so far (``asr.level.RunningGain``).
         Off by default: a stream cannot tell quiet speech from the room noise before it, and
         raising that noise 40 dB (AN4's leading silences peak at -65 to -17 dBFS) doubled AN4's
         streamed WER. Turn it on for a microphone known to be far too quiet."""
@@ -146,7 +154,9 @@ class StreamingRecognizer:
         self.vocab = model.vocab
         self.fcfg = model.feature_cfg
         self.stack, self.stride = model.cfg.stack, model.cfg.stride
+        chunk_frames = default_chunk_frames(model) if chunk_frames is None else chunk_frames
         self.chunk_frames = max(self.stride, chunk_frames // self.stride * self.stride)
+        self.lookahead = model.cfg.lookahead  # output frames the model's outputs lag its input
         self.frame_seconds = self.fcfg.frame_shift * self.stride
         self.decode_cfg = decode or DecodeConfig()
         self.endpoint = endpoint or EndpointConfig()
@@ -164,11 +174,15 @@ class StreamingRecognizer:
         self.frames_out = 0  # output frames decoded over the whole stream
         self.utterance = 0
         self._pending = torch.zeros(0, self.fcfg.dim)  # feature frames not yet fed to the model
+        self.state = None
         self._new_utterance()
 
     # ------------------------------------------------------------------ state
     def _new_utterance(self) -> None:
+        if self.lookahead and getattr(self, "state", None) is not None:
+            self.frames_out += self.lookahead  # the frames still waiting for their future: silence, left undecoded
         self.state = self.model.init_state()
+        self._skip = self.lookahead  # a fresh look-ahead state's first outputs precede the stream
         self.decoder = _BeamStream(self._beam) if self._beam else _GreedyStream()
         self.utt_start_frame = self.frames_out
         self._last_text = None
@@ -229,10 +243,17 @@ class StreamingRecognizer:
                 chunk = torch.cat([self._pending, pad])
                 self._pending = self._pending[:0]
             lp, self.state = self.model.step(chunk[None], self.state)
-            self.decoder.step(lp[0])
-            self.frames_out += lp.shape[1]
-            events += self._check(t0)
+            lp, self._skip = lp[:, self._skip :], max(0, self._skip - lp.shape[1])
+            if lp.shape[1]:
+                self.decoder.step(lp[0])
+                self.frames_out += lp.shape[1]
+                events += self._check(t0)
         if final:
+            lp = self.model.flush(self.state)[:, self._skip :]  # the look-ahead's last frames
+            if lp.shape[1]:
+                self.decoder.step(lp[0])
+                self.frames_out += lp.shape[1]
+            self.state = None  # nothing waits now: the next utterance starts at frames_out
             events += self._final(t0)
         return events
 

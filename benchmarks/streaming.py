@@ -4,18 +4,20 @@
         [--lookahead 0=path.pt 40=path.pt ...] [--realtime-utts 30]
 
 Everything runs on one CPU thread through ``StreamingRecognizer`` (features + model + decoder),
-fed in 160 ms blocks, on AN4's test split:
+fed in blocks of its chunk (160 ms, less a look-ahead convolution's look-ahead), on AN4's test split:
 
 1. WER, greedy and with beam search + a word 3-gram LM from AN4's training transcripts (LM weight
    and word score tuned on the dev split only), streamed, fp32 and int8.
-2. Compute: real-time factor of the whole pipeline (fp32, int8), and milliseconds per 160 ms chunk,
+2. Compute: real-time factor of the whole pipeline (fp32, int8), and milliseconds per chunk,
    from the fastest of three passes over the test set (this VM's speed drifts between minutes).
-3. Latency: algorithmic (analysis window + chunk + the look-ahead folded into frame stacking), and, with
+3. Latency: algorithmic (analysis window + chunk + the look-ahead: frame stacking's and the
+   look-ahead convolution's), and, with
    test utterances fed in real time (paced by the wall clock, 1 s of silence appended so the
    endpoint rule can fire), the first partial's delay after speech onset, the final's delay after
    speech end, and the final's delay after the endpoint rule's silence has elapsed. Speech onset
    and end come from the audio's energy (frames within 30 dB of the utterance's loudest).
-4. WER versus look-ahead, for models trained with more frames stacked (``--lookahead MS=PATH``).
+4. WER versus look-ahead, for models trained with more frames stacked or a look-ahead
+   convolution (``--lookahead MS=PATH``).
 """
 from __future__ import annotations
 
@@ -42,12 +44,14 @@ from asr.features import compute_features  # noqa: E402
 from asr.lm import estimate, read_sentences, write_arpa  # noqa: E402
 from asr.model import AcousticModel  # noqa: E402
 from asr.mic import DEFAULT_BLOCK_MS  # noqa: E402
-from asr.streaming import EndpointConfig, StreamingRecognizer  # noqa: E402
+from asr.streaming import EndpointConfig, StreamingRecognizer, default_chunk_frames  # noqa: E402
 from asr.text import normalize_text  # noqa: E402
 from asr.train.metrics import error_rates  # noqa: E402
 from benchmarks.common import ROOT, write_result  # noqa: E402
 
-CHUNK_MS = 160
+def chunk_ms(model: AcousticModel) -> int:
+    """The recognizer's chunk: 160 ms, less a look-ahead model's look-ahead (``default_chunk_frames``)."""
+    return round(default_chunk_frames(model) * model.feature_cfg.frame_shift * 1000)
 
 
 def utterances(manifest: Path, sample_rate: int) -> list[tuple[np.ndarray, str]]:
@@ -55,18 +59,18 @@ def utterances(manifest: Path, sample_rate: int) -> list[tuple[np.ndarray, str]]
 
 
 def stream_all(model: AcousticModel, utts, decode: DecodeConfig | None = None, rounds: int = 3) -> dict:
-    """Stream each utterance as fast as possible in 160 ms blocks; WER, RTF and per-chunk compute.
+    """Stream each utterance as fast as possible in blocks of the chunk; WER, RTF and per-chunk compute.
 
     Timing is the fastest of ``rounds`` passes over all utterances (this VM's speed drifts by
     +-30% between minutes; the fastest pass is the one least disturbed). The transcripts are the
     same in every pass."""
     sr = model.feature_cfg.sample_rate
-    block = sr * CHUNK_MS // 1000
+    block = sr * chunk_ms(model) // 1000
     best = None
     for _ in range(rounds):
         hyps, chunk_ms, total, audio_s = [], [], 0.0, 0.0
         for audio, _ in utts:
-            rec = StreamingRecognizer(model, decode, EndpointConfig(enabled=False), chunk_frames=CHUNK_MS // 10)
+            rec = StreamingRecognizer(model, decode, EndpointConfig(enabled=False))
             finals = []
             for i in range(0, len(audio), block):
                 t0 = time.perf_counter()
@@ -100,7 +104,7 @@ def speech_bounds(audio: np.ndarray, sr: int) -> tuple[float, float]:
 
 def realtime_latency(model: AcousticModel, utts, n: int, endpoint: EndpointConfig) -> dict:
     """Feed ``n`` utterances (+1 s silence) in real time, in the microphone's blocks (100 ms; the
-    recognizer still computes in 160 ms chunks); delays of first partial and final.
+    recognizer still computes in its own chunks); delays of first partial and final.
 
     The final's delay is taken two ways: after the speech's acoustic end (energy) plus the
     endpoint's trailing silence, which includes how late the model emits the last letter; and
@@ -112,7 +116,7 @@ def realtime_latency(model: AcousticModel, utts, n: int, endpoint: EndpointConfi
     for audio, _ in utts[:n]:
         onset, end = speech_bounds(audio, sr)
         x = np.concatenate([audio, np.zeros(sr, np.float32)])
-        rec = StreamingRecognizer(model, None, endpoint, chunk_frames=CHUNK_MS // 10)
+        rec = StreamingRecognizer(model, None, endpoint)
         t_first = t_final = rule_met = None
         start = time.perf_counter()
         for i in range(0, len(x), block):
@@ -142,15 +146,17 @@ def realtime_latency(model: AcousticModel, utts, n: int, endpoint: EndpointConfi
 
 
 def lookahead_ms(model: AcousticModel) -> float:
-    """The model's look-ahead: the frames stacked beyond the stride."""
-    return 1000 * (model.cfg.stack - model.cfg.stride) * model.feature_cfg.frame_shift
+    """The model's look-ahead: the frames stacked beyond the stride, and the output frames its
+    look-ahead convolution waits for (``model.lookahead``)."""
+    c = model.cfg
+    return 1000 * (c.stack - c.stride + c.lookahead * c.stride) * model.feature_cfg.frame_shift
 
 
 def algorithmic_latency_ms(model: AcousticModel) -> float:
     """How far past a frame's time its audio must reach: the centred analysis frame (n_fft / 2),
     one chunk of buffering, and the model's look-ahead."""
     f = model.feature_cfg
-    return round(1000 * (f.n_fft / 2 / f.sample_rate + CHUNK_MS / 1000) + lookahead_ms(model), 1)
+    return round(1000 * (f.n_fft / 2 / f.sample_rate + chunk_ms(model) / 1000) + lookahead_ms(model), 1)
 
 
 def training_epochs(path: str) -> Optional[int]:
@@ -222,8 +228,10 @@ def main() -> None:
         m = AcousticModel.load(path).eval()
         lookahead = round(lookahead_ms(m), 1)
         if abs(lookahead - float(ms)) > 0.5:
-            raise SystemExit(f"--lookahead {spec}: that model looks {lookahead} ms ahead (stack {m.cfg.stack}, stride {m.cfg.stride})")
-        table[ms] = {"model": path, "stack": m.cfg.stack, "stride": m.cfg.stride, "epochs": training_epochs(path),
+            raise SystemExit(f"--lookahead {spec}: that model looks {lookahead} ms ahead (stack {m.cfg.stack}, stride {m.cfg.stride}, "
+                             f"look-ahead frames {m.cfg.lookahead})")
+        table[ms] = {"model": path, "stack": m.cfg.stack, "stride": m.cfg.stride, "lookahead_frames": m.cfg.lookahead,
+                     "chunk_ms": chunk_ms(m), "epochs": training_epochs(path),
                      "algorithmic_latency_ms": algorithmic_latency_ms(m), "wer": stream_all(m, test, rounds=1)["wer"]}
         print(f"look-ahead {ms} ms: {table[ms]}", flush=True)
 
@@ -233,14 +241,14 @@ def main() -> None:
         "lm": "word 3-gram (asr lm build) on AN4 train transcripts; lexicon = its words",
         "lm_weight": lw, "word_score": ws, "dev_wer_lm": round(dev_wer, 2), "dev_wer_greedy": round(dev_greedy, 2),
         "rtf_fp32": fp32["rtf"], "rtf_int8": int8["rtf"], "rtf_beam_lm_fp32": lm["rtf"],
-        "chunk_ms": CHUNK_MS, "chunk_ms_fp32": fp32["chunk_ms_mean"], "chunk_ms_int8": int8["chunk_ms_mean"],
+        "chunk_ms": chunk_ms(model), "chunk_ms_fp32": fp32["chunk_ms_mean"], "chunk_ms_int8": int8["chunk_ms_mean"],
         "chunk_ms_int8_p95": int8["chunk_ms_p95"],
         "algorithmic_latency_ms": algorithmic_latency_ms(model),
         "first_partial_latency_ms": lat["first_partial_latency_ms"], "final_latency_ms": lat["final_latency_ms"],
         "realtime": lat, "wer_vs_lookahead": table,
         "model": args.model, "model_about": args.about, "params": model.num_params(), "threads": 1,
         "model_config": {"stack": model.cfg.stack, "stride": model.cfg.stride, "hidden": model.cfg.hidden,
-                         "layers": model.cfg.layers, "proj_size": model.cfg.proj_size},
+                         "layers": model.cfg.layers, "proj_size": model.cfg.proj_size, "lookahead": model.cfg.lookahead},
     })
 
 

@@ -47,12 +47,13 @@ def speechlike(sr: int, seconds: float, seed: int = 0) -> np.ndarray:
     return (x + 0.005 * rng.standard_normal(len(t))).astype(np.float32)
 
 
-def save_tiny_model(path: Path) -> Path:
+def save_tiny_model(path: Path, **model) -> Path:
     """A tiny untrained model, saved. Normalised on its own input and with the blank discouraged,
-    so it emits a varied, non-empty transcript: equality tests then compare something."""
+    so it emits a varied, non-empty transcript: equality tests then compare something.
+    ``model``: ModelConfig fields to change."""
     torch.manual_seed(0)
     fcfg = FeatureConfig()
-    m = AcousticModel(fcfg, ModelConfig(hidden=16, layers=1, dropout=0.0), Vocabulary())
+    m = AcousticModel(fcfg, ModelConfig(**{"hidden": 16, "layers": 1, "dropout": 0.0, **model}), Vocabulary())
     f = compute_features(torch.from_numpy(speechlike(16000, 2.0, seed=99)), fcfg)
     m.set_normalization(f.mean(0), f.std(0))
     with torch.no_grad():

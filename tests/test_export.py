@@ -17,9 +17,14 @@ from asr.text import Vocabulary
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning", "ignore::FutureWarning")
 
 
-def _uni(stack=3, stride=2) -> AcousticModel:
+def _uni(stack=3, stride=2, lookahead=0) -> AcousticModel:
     torch.manual_seed(0)
-    return AcousticModel(FeatureConfig(), ModelConfig(hidden=32, layers=2, bidirectional=False, stack=stack, stride=stride), Vocabulary()).eval()
+    cfg = ModelConfig(hidden=32, layers=2, bidirectional=False, stack=stack, stride=stride, lookahead=lookahead)
+    m = AcousticModel(FeatureConfig(), cfg, Vocabulary()).eval()
+    if lookahead:  # it starts at zero
+        with torch.no_grad():
+            m.lookahead.weight.normal_()
+    return m
 
 
 def test_bare_lstm_is_not_quantized_by_torch_but_ours_is():
@@ -75,3 +80,21 @@ def test_bidirectional_export_is_refused(tmp_path):
     m = AcousticModel(FeatureConfig(), ModelConfig(hidden=8, layers=1), Vocabulary())
     with pytest.raises(ValueError, match="unidirectional"):
         export_streaming(m, tmp_path / "x.pt2")
+
+
+def test_look_ahead_model_exports_its_waiting_frames_as_state(tmp_path):
+    m = _uni(lookahead=2)
+    step, meta = load_exported(export_streaming(m, tmp_path / "la.pt2", chunk_frames=6))
+    assert meta["model_config"]["lookahead"] == 2
+    n = meta["input_frames"]
+    x = torch.randn(1, 20 * n, 80)
+    st, ex = m.init_state(), m.init_state()
+    for s in range(0, x.shape[1] - n, 12):
+        a, st = m.step(x[:, s : s + n], st)
+        b, *ex = step(x[:, s : s + n], *ex)
+        assert torch.allclose(a, b, atol=1e-5)
+    assert len(ex) == 3 and all(torch.allclose(u, v, atol=1e-5) for u, v in zip(st, ex))
+    q = quantize_int8(m)  # the look-ahead stays fp32 beside the int8 LSTMs and output
+    a, _ = m.step(x[:, :n], m.init_state())
+    b, _ = q.step(x[:, :n], q.init_state())
+    assert (a.exp() - b.exp()).abs().max() < 0.05

@@ -26,6 +26,9 @@ def tiny(seed: int = 0, feats: FeatureConfig = FEATS, vocab: Vocabulary = VOCAB,
     m = AcousticModel(feats, cfg, vocab)
     g = torch.Generator().manual_seed(seed + 100)
     m.set_normalization(torch.randn(feats.dim, generator=g), torch.rand(feats.dim, generator=g) + 0.5)
+    if cfg.lookahead:  # it starts at zero; tests need one that does something
+        with torch.no_grad():
+            m.lookahead.weight.copy_(torch.randn(m.lookahead.weight.shape, generator=g))
     return m.eval()
 
 
@@ -85,7 +88,8 @@ def test_forward_rejects_bad_shapes():
     {"bidirectional": False},
     {"bidirectional": True, "proj_size": 6},
     {"bidirectional": False, "proj_size": 6, "stack": 4, "stride": 2},
-], ids=["bi", "uni", "bi-proj", "uni-proj-overlap"])
+    {"bidirectional": False, "lookahead": 3},
+], ids=["bi", "uni", "bi-proj", "uni-proj-overlap", "uni-lookahead"])
 def test_padded_batch_equals_one_by_one(model_cfg):
     m = tiny(**model_cfg)
     items = [feats(t, seed=t) for t in (17, 5, 31, 1, 12, 30)]
@@ -148,6 +152,42 @@ def test_step_matches_forward(stack, stride, k):
             assert out.shape == (1, n, len(VOCAB))
             pieces.append(out)
     torch.testing.assert_close(torch.cat(pieces, dim=1), offline, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("lookahead", [1, 2, 5])
+@pytest.mark.parametrize("k", [1, 2, 7])
+def test_look_ahead_step_lags_and_flush_ends_like_forward(lookahead, k):
+    """A look-ahead model's chunks give the offline log-probs ``lookahead`` frames late; the
+    first ``lookahead`` outputs are dropped and ``flush`` gives the last ones."""
+    m = tiny(bidirectional=False, stack=3, stride=2, lookahead=lookahead)
+    t = 41
+    x = feats(t, seed=3)
+    with torch.no_grad():
+        offline, out_lens = m(x[None], torch.tensor([t]))
+        n_out = int(out_lens[0])
+        raw = torch.cat([x, m.feat_mean.expand((n_out - 1) * 2 + 3 - t, -1)])
+        state = m.init_state()
+        assert state[2].shape == (1, lookahead, 16)
+        pieces = []
+        for first in range(0, n_out, k):
+            n = min(k, n_out - first)
+            out, state = m.step(raw[first * 2 : first * 2 + n * 2 + 1][None], state)
+            assert out.shape[1] == n
+            pieces.append(out)
+        pieces.append(m.flush(state))
+    streamed = torch.cat(pieces, dim=1)[:, lookahead:]
+    torch.testing.assert_close(streamed, offline, atol=1e-4, rtol=0)
+    # The look-ahead is used: with its taps at zero the frames differ.
+    with torch.no_grad():
+        m.lookahead.weight.zero_()
+        assert not torch.allclose(m(x[None], torch.tensor([t]))[0], offline, atol=1e-3)
+
+
+def test_look_ahead_needs_a_unidirectional_model():
+    with pytest.raises(ValueError, match="lookahead"):
+        ModelConfig(bidirectional=True, lookahead=2)
+    with pytest.raises(ValueError, match="lookahead"):
+        ModelConfig(bidirectional=False, lookahead=-1)
 
 
 @pytest.mark.parametrize("proj_size", [0, 5])

@@ -105,3 +105,20 @@ def test_init_from_a_different_shape_is_a_clear_error(synth_corpus, tmp_path):
     src = save_tiny_model(tmp_path / "tiny.pt")
     with pytest.raises(ValueError, match="init_from.*model differ"):
         Trainer(_tiny_cfg(synth_corpus, tmp_path / "ft", [f"train.init_from={src}", "model.hidden=24"]))
+
+
+def test_init_from_adds_a_look_ahead_that_starts_at_zero(synth_corpus, tmp_path):
+    """A look-ahead model may start from one without: same weights, the look-ahead at zero, so the
+    same outputs; the reverse, dropping a trained look-ahead, is refused."""
+    src = save_tiny_model(tmp_path / "uni.pt", bidirectional=False)
+    source = AcousticModel.load(src)
+    trainer = Trainer(_tiny_cfg(synth_corpus, tmp_path / "ft", [f"train.init_from={src}", "model.bidirectional=false",
+                                                                "model.lookahead=2", "model.dropout=0.0"]))
+    m = trainer.model.eval()
+    assert torch.equal(m.lookahead.weight, torch.zeros_like(m.lookahead.weight))
+    x = torch.randn(1, 50, m.feature_cfg.dim)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x, torch.tensor([50]))[0], source(x, torch.tensor([50]))[0], atol=1e-6, rtol=0)
+    la = save_tiny_model(tmp_path / "la.pt", bidirectional=False, lookahead=2)
+    with pytest.raises(ValueError, match="init_from.*model differ"):
+        Trainer(_tiny_cfg(synth_corpus, tmp_path / "ft2", [f"train.init_from={la}", "model.bidirectional=false"]))

@@ -14,11 +14,14 @@ from asr.text import Vocabulary
 from asr.transcribe import Recognizer
 
 
-def _model(stack: int = 3, stride: int = 3, seed: int = 0) -> AcousticModel:
+def _model(stack: int = 3, stride: int = 3, seed: int = 0, lookahead: int = 0) -> AcousticModel:
     torch.manual_seed(seed)
-    m = AcousticModel(FeatureConfig(), ModelConfig(hidden=32, layers=2, bidirectional=False, stack=stack, stride=stride), Vocabulary()).eval()
+    cfg = ModelConfig(hidden=32, layers=2, bidirectional=False, stack=stack, stride=stride, lookahead=lookahead)
+    m = AcousticModel(FeatureConfig(), cfg, Vocabulary()).eval()
     with torch.no_grad():
         m.output.bias[0] -= 3.0  # an untrained model that says something, so equality means something
+        if lookahead:  # it starts at zero
+            m.lookahead.weight.normal_(0.0, 0.5)
     return m
 
 
@@ -60,6 +63,35 @@ def test_streamed_tokens_equal_offline(stack, stride, blocks):
     off = _offline(m, x)
     assert len(finals) == 1 and finals[0].text == off.text and off.text
     assert [(w.text, w.start, w.end) for w in finals[0].words] == [(w.text, w.start, w.end) for w in off.words]
+
+
+@pytest.mark.parametrize("lookahead", [1, 3])
+@pytest.mark.parametrize("blocks", ["one-sample", "random"])
+def test_look_ahead_model_streams_what_it_decodes_offline(lookahead, blocks):
+    """Its outputs lag its input (the recognizer drops a fresh state's first ones and flushes the
+    last at the end): tokens and word times still equal the offline decode's."""
+    m = _model(3, 2, lookahead=lookahead)
+    x = _audio(1.0 if blocks == "one-sample" else 3.0)
+    sizes = [1] * len(x) if blocks == "one-sample" else np.random.default_rng(2).integers(1, 16000, 1000).tolist()
+    sr = StreamingRecognizer(m, endpoint=EndpointConfig(enabled=False))
+    assert sr.chunk_frames == 16 - 2 * lookahead  # the look-ahead comes out of the 160 ms chunk
+    finals = [e for e in _stream(sr, x, sizes) if e.kind == "final"]
+    off = _offline(m, x)
+    assert len(finals) == 1 and finals[0].text == off.text and off.text
+    assert [(w.text, w.start, w.end) for w in finals[0].words] == [(w.text, w.start, w.end) for w in off.words]
+
+
+def test_look_ahead_keeps_the_timeline_across_endpoints():
+    """After each endpoint the frames still waiting for their future are skipped, not lost from
+    the clock: the stream ends at the same frame as without look-ahead."""
+    x = _audio(6.0)
+    ends = []
+    for la in (0, 2):
+        sr = StreamingRecognizer(_model(3, 2, lookahead=la), endpoint=EndpointConfig(trailing_silence=0.3, max_utterance=1.5))
+        finals = [e for e in _stream(sr, x, [1600] * 100) if e.kind == "final"]
+        assert len(finals) >= 3 and all(a.end <= b.start + 1e-9 for a, b in zip(finals, finals[1:]))
+        ends.append((sr.frames_out, finals[-1].end))
+    assert ends[0] == ends[1]
 
 
 def test_beam_streaming_equals_offline_beam():

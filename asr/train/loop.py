@@ -184,10 +184,14 @@ class Trainer:
     def _init_from(self, path: str) -> None:
         """Copy weights and normalisation statistics from a checkpoint whose model fits this config."""
         source = AcousticModel.load(path)
+        mine, theirs = _shape(asdict(self.cfg.model)), _shape(asdict(source.cfg))
+        if not theirs["lookahead"]:  # a look-ahead may be added: it starts at zero, as if absent
+            mine["lookahead"] = 0
         self._require_same("train.init_from", path, source, "fine-tuning needs the same features, model shape and vocabulary",
-                           ("model", _shape(asdict(self.cfg.model)), _shape(asdict(source.cfg))))
-        self.model.load_state_dict(source.state_dict())
-        log.info("initialised from %s (weights and feature statistics)", path)
+                           ("model", mine, theirs))
+        missing = self.model.load_state_dict(source.state_dict(), strict=False).missing_keys
+        assert missing == (["lookahead.weight"] if self.cfg.model.lookahead and not source.cfg.lookahead else []), missing
+        log.info("initialised from %s (weights and feature statistics%s)", path, "; look-ahead from zero" if missing else "")
 
     def _load_teacher(self, path: str) -> AcousticModel:
         """The frozen distillation teacher; it must read the same features and write the same
