@@ -6,7 +6,7 @@
 Everything runs on one CPU thread through ``StreamingRecognizer`` (features + model + decoder),
 fed in blocks of its chunk (160 ms, less a look-ahead convolution's look-ahead), on AN4's test split:
 
-1. WER, greedy and with beam search + a word 3-gram LM from AN4's training transcripts (LM weight
+1. WER, greedy and with beam search + a word n-gram LM from AN4's training transcripts (order, LM weight
    and word score tuned on the dev split only), streamed, fp32 and int8.
 2. Compute: real-time factor of the whole pipeline (fp32, int8), and milliseconds per chunk,
    from the fastest of three passes over the test set (this VM's speed drifts between minutes).
@@ -48,6 +48,9 @@ from asr.streaming import EndpointConfig, StreamingRecognizer, default_chunk_fra
 from asr.text import normalize_text  # noqa: E402
 from asr.train.metrics import error_rates  # noqa: E402
 from benchmarks.common import ROOT, write_result  # noqa: E402
+
+LM_ORDERS = (3, 4, 5)  # word n-gram orders tried on dev
+
 
 def chunk_ms(model: AcousticModel) -> int:
     """The recognizer's chunk: 160 ms, less a look-ahead model's look-ahead (``default_chunk_frames``)."""
@@ -167,9 +170,11 @@ def training_epochs(path: str) -> Optional[int]:
     return sum(1 for line in hist.read_text().splitlines() if '"epoch"' in line)
 
 
-def tune_lm(model: AcousticModel, dev, arpa: str) -> tuple[float, float, float, float]:
-    """(dev WER with the LM, LM weight, word score, greedy dev WER): weight and score by dev WER, decoding the model's (offline == streamed) log-probs:
-    the whole utterance plus the tail silence that ``StreamingRecognizer.finish`` appends."""
+def tune_lm(model: AcousticModel, dev, arpas: dict[int, str]) -> tuple[float, int, float, float, float]:
+    """(dev WER with the LM, its n-gram order, LM weight, word score, greedy dev WER): the order
+    (``arpas``: order -> ARPA file), weight and score by dev WER, ties to the lower order, weight,
+    score. It decodes the model's (offline == streamed) log-probs: the whole utterance plus the
+    tail silence that ``StreamingRecognizer.finish`` appends."""
     fs = model.feature_cfg.frame_shift * model.cfg.stride
     lps = []
     with torch.inference_mode():
@@ -181,9 +186,10 @@ def tune_lm(model: AcousticModel, dev, arpa: str) -> tuple[float, float, float, 
     greedy = make_decoder(model.vocab, DecodeConfig(), fs)
     dev_greedy = error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0]
     grid = []
-    for lw, ws in itertools.product([0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0], [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0]):
-        dec = make_decoder(model.vocab, DecodeConfig(decoder="beam", beam_size=32, lm=arpa, lm_weight=lw, word_score=ws), fs)
-        grid.append((error_rates(refs, [dec.decode(lp)[0].text for lp in lps])[0], lw, ws))
+    for order, arpa in sorted(arpas.items()):
+        for lw, ws in itertools.product([0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0], [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0]):
+            dec = make_decoder(model.vocab, DecodeConfig(decoder="beam", beam_size=32, lm=arpa, lm_weight=lw, word_score=ws), fs)
+            grid.append((round(error_rates(refs, [dec.decode(lp)[0].text for lp in lps])[0], 6), order, lw, ws))
     return (*min(grid), dev_greedy)
 
 
@@ -211,12 +217,14 @@ def main() -> None:
     int8 = stream_all(q, test)
     print(f"int8 greedy: WER {int8['wer']}  RTF {int8['rtf']}  chunk {int8['chunk_ms_mean']} ms", flush=True)
 
-    arpa = str(work / "an4_train_3gram.arpa")
-    write_arpa(estimate(read_sentences([data / "train.jsonl"]), order=3), arpa)
-    dev_wer, lw, ws, dev_greedy = tune_lm(model, dev, arpa)
-    beam_cfg = DecodeConfig(decoder="beam", beam_size=32, lm=arpa, lm_weight=lw, word_score=ws)
+    arpas = {}
+    for order in LM_ORDERS:
+        arpas[order] = str(work / f"an4_train_{order}gram.arpa")
+        write_arpa(estimate(read_sentences([data / "train.jsonl"]), order=order), arpas[order])
+    dev_wer, order, lw, ws, dev_greedy = tune_lm(model, dev, arpas)
+    beam_cfg = DecodeConfig(decoder="beam", beam_size=32, lm=arpas[order], lm_weight=lw, word_score=ws)
     lm = stream_all(model, test, beam_cfg)
-    print(f"beam + LM (lm_weight {lw}, word_score {ws}; dev WER {dev_wer:.2f}): WER {lm['wer']}  RTF {lm['rtf']}", flush=True)
+    print(f"beam + LM ({order}-gram, lm_weight {lw}, word_score {ws}; dev WER {dev_wer:.2f}): WER {lm['wer']}  RTF {lm['rtf']}", flush=True)
 
     endpoint = EndpointConfig()
     lat = realtime_latency(q, test, args.realtime_utts, endpoint)
@@ -238,7 +246,8 @@ def main() -> None:
     write_result("streaming.json", {
         "an4_wer_uni_greedy": fp32["wer"], "an4_cer_uni_greedy": fp32["cer"], "an4_wer_uni_lm": lm["wer"],
         "an4_wer_uni_int8_greedy": int8["wer"],
-        "lm": "word 3-gram (asr lm build) on AN4 train transcripts; lexicon = its words",
+        "lm": f"word {order}-gram (asr lm build) on AN4 train transcripts, order of {list(LM_ORDERS)} chosen on dev; lexicon = its words",
+        "lm_order": order,
         "lm_weight": lw, "word_score": ws, "dev_wer_lm": round(dev_wer, 2), "dev_wer_greedy": round(dev_greedy, 2),
         "rtf_fp32": fp32["rtf"], "rtf_int8": int8["rtf"], "rtf_beam_lm_fp32": lm["rtf"],
         "chunk_ms": chunk_ms(model), "chunk_ms_fp32": fp32["chunk_ms_mean"], "chunk_ms_int8": int8["chunk_ms_mean"],
