@@ -132,8 +132,14 @@ class AcousticModel(nn.Module):
     def _look_ahead(self, x: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
         """x: (batch, n, d) top-layer frames, future: (batch, lookahead, d) the frames after them.
         Returns (batch, n, d): each frame plus the convolution over it and its next frames."""
-        y = torch.cat([x, future], dim=1).transpose(1, 2)
-        return x + self.lookahead(y).transpose(1, 2)
+        frames = torch.cat([x, future], dim=1)
+        taps = self.lookahead.weight[:, 0, :]  # (d, lookahead + 1)
+        k = self.cfg.lookahead
+        # The taps as k + 1 shifted products, not the Conv1d's forward: without oneDNN (streaming
+        # steps run without it) a grouped convolution loops over its 384 channels, ~15x slower.
+        for j in range(k + 1):
+            x = x + frames[:, j : frames.shape[1] - k + j] * taps[:, j]
+        return x
 
     # ------------------------------------------------------------------ streaming
     def init_state(self, batch: int = 1) -> LSTMState:

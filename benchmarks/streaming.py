@@ -52,7 +52,7 @@ from benchmarks.common import ROOT, write_result  # noqa: E402
 LM_ORDERS = (3, 4, 5)  # word n-gram orders tried on dev
 
 
-def chunk_ms(model: AcousticModel) -> int:
+def model_chunk_ms(model: AcousticModel) -> int:
     """The recognizer's chunk: 160 ms, less a look-ahead model's look-ahead (``default_chunk_frames``)."""
     return round(default_chunk_frames(model) * model.feature_cfg.frame_shift * 1000)
 
@@ -68,7 +68,7 @@ def stream_all(model: AcousticModel, utts, decode: DecodeConfig | None = None, r
     +-30% between minutes; the fastest pass is the one least disturbed). The transcripts are the
     same in every pass."""
     sr = model.feature_cfg.sample_rate
-    block = sr * chunk_ms(model) // 1000
+    block = sr * model_chunk_ms(model) // 1000
     best = None
     for _ in range(rounds):
         hyps, chunk_ms, total, audio_s = [], [], 0.0, 0.0
@@ -159,7 +159,7 @@ def algorithmic_latency_ms(model: AcousticModel) -> float:
     """How far past a frame's time its audio must reach: the centred analysis frame (n_fft / 2),
     one chunk of buffering, and the model's look-ahead."""
     f = model.feature_cfg
-    return round(1000 * (f.n_fft / 2 / f.sample_rate + chunk_ms(model) / 1000) + lookahead_ms(model), 1)
+    return round(1000 * (f.n_fft / 2 / f.sample_rate + model_chunk_ms(model) / 1000) + lookahead_ms(model), 1)
 
 
 def training_epochs(path: str) -> Optional[int]:
@@ -239,7 +239,7 @@ def main() -> None:
             raise SystemExit(f"--lookahead {spec}: that model looks {lookahead} ms ahead (stack {m.cfg.stack}, stride {m.cfg.stride}, "
                              f"look-ahead frames {m.cfg.lookahead})")
         table[ms] = {"model": path, "stack": m.cfg.stack, "stride": m.cfg.stride, "lookahead_frames": m.cfg.lookahead,
-                     "chunk_ms": chunk_ms(m), "epochs": training_epochs(path),
+                     "chunk_ms": model_chunk_ms(m), "epochs": training_epochs(path),
                      "algorithmic_latency_ms": algorithmic_latency_ms(m), "wer": stream_all(m, test, rounds=1)["wer"]}
         print(f"look-ahead {ms} ms: {table[ms]}", flush=True)
 
@@ -250,7 +250,7 @@ def main() -> None:
         "lm_order": order,
         "lm_weight": lw, "word_score": ws, "dev_wer_lm": round(dev_wer, 2), "dev_wer_greedy": round(dev_greedy, 2),
         "rtf_fp32": fp32["rtf"], "rtf_int8": int8["rtf"], "rtf_beam_lm_fp32": lm["rtf"],
-        "chunk_ms": chunk_ms(model), "chunk_ms_fp32": fp32["chunk_ms_mean"], "chunk_ms_int8": int8["chunk_ms_mean"],
+        "chunk_ms": model_chunk_ms(model), "chunk_ms_fp32": fp32["chunk_ms_mean"], "chunk_ms_int8": int8["chunk_ms_mean"],
         "chunk_ms_int8_p95": int8["chunk_ms_p95"],
         "algorithmic_latency_ms": algorithmic_latency_ms(model),
         "first_partial_latency_ms": lat["first_partial_latency_ms"], "final_latency_ms": lat["final_latency_ms"],

@@ -183,6 +183,15 @@ def test_look_ahead_step_lags_and_flush_ends_like_forward(lookahead, k):
         assert not torch.allclose(m(x[None], torch.tensor([t]))[0], offline, atol=1e-3)
 
 
+def test_look_ahead_is_the_convolution_it_stores():
+    """The taps run as shifted products (fast without oneDNN); they are the Conv1d's own result."""
+    m = tiny(bidirectional=False, lookahead=3)
+    x, future = torch.randn(2, 7, 16), torch.randn(2, 3, 16)
+    with torch.no_grad():
+        conv = x + m.lookahead(torch.cat([x, future], dim=1).transpose(1, 2)).transpose(1, 2)
+        torch.testing.assert_close(m._look_ahead(x, future), conv, atol=1e-6, rtol=0)
+
+
 def test_look_ahead_needs_a_unidirectional_model():
     with pytest.raises(ValueError, match="lookahead"):
         ModelConfig(bidirectional=True, lookahead=2)
