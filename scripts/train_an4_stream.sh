@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The streaming AN4 model of benchmarks/results/streaming.json: four seeds of
+# The streaming AN4 model of benchmarks/results/streaming.json: six seeds of
 # configs/an4_stream_ft.yaml (each starts from stage 4 of the bundled streaming model, 80 epochs on AN4),
 # then the mean of their weights (asr average: a "model soup"; the seeds share their start, so
 # their weights can be averaged), then the streaming benchmark.
 #
 #   bash scripts/train_an4_stream.sh [AN4_DIR]    # default: ../shared/corpora/an4
+#   LA=exp/an4_stream_la/seed1/best.pt bash scripts/train_an4_stream.sh   # + a look-ahead model (configs/an4_stream_la.yaml) in the WER-vs-look-ahead table
 #
-# ~20 min per seed alone on one core; two at a time on a 2-core machine, ~50 min in all.
+# ~20 min per seed alone on one core; two at a time on a 2-core machine, ~40 min a pair, ~2 h in all.
 # A killed run continues where it stopped: rerun the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +36,9 @@ train() {  # train SEED: resume if a run is there, skip if it finished
 
 train 0 & train 1 & wait
 train 2 & train 3 & wait
+train 4 & train 5 & wait
 # Each seed's best.pt is its dev-best epoch; the soup is their mean.
-$ASR average "$OUT"/seed{0,1,2,3}/best.pt -o "$OUT/soup.pt"
+$ASR average "$OUT"/seed{0,1,2,3,4,5}/best.pt -o "$OUT/soup.pt"
 .venv/bin/python benchmarks/streaming.py --model "$OUT/soup.pt" --data "$DATA" --realtime-utts 30 \
-    --about "mean of the best.pt of seeds 0-3 of configs/an4_stream_ft.yaml (scripts/train_an4_stream.sh)"
+    --about "mean of the best.pt of seeds 0-5 of configs/an4_stream_ft.yaml (scripts/train_an4_stream.sh)" \
+    --lookahead 10="$OUT/seed1/best.pt" ${LA:+50="$LA"}
