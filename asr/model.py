@@ -135,8 +135,9 @@ class AcousticModel(nn.Module):
         frames = torch.cat([x, future], dim=1)
         taps = self.lookahead.weight[:, 0, :]  # (d, lookahead + 1)
         k = self.cfg.lookahead
-        # The taps as k + 1 shifted products, not the Conv1d's forward: without oneDNN (streaming
-        # steps run without it) a grouped convolution loops over its 384 channels, ~15x slower.
+        # The taps as k + 1 shifted products, not the Conv1d's forward: streaming steps run without
+        # oneDNN, and there the grouped convolution took 1118 us per 120 ms chunk against 27 us
+        # (3x384 model, one thread; benchmarks/results/lookahead_taps.json).
         for j in range(k + 1):
             x = x + frames[:, j : frames.shape[1] - k + j] * taps[:, j]
         return x
@@ -181,8 +182,9 @@ class AcousticModel(nn.Module):
             return self.output(x).log_softmax(-1), (h, cell)
         frames = torch.cat([state[2], x], dim=1)  # the waiting frames, then this chunk's
         n = x.shape[1]
-        y = self._look_ahead(frames[:, :n], frames[:, n:])
-        return self.output(y).log_softmax(-1), (h, cell, frames[:, n:])
+        waiting = frames[:, n:]
+        y = self._look_ahead(frames[:, :n], waiting)
+        return self.output(y).log_softmax(-1), (h, cell, waiting)
 
     def flush(self, state: LSTMState) -> torch.Tensor:
         """A look-ahead model's last ``lookahead`` outputs at the end of a stream, their future

@@ -179,7 +179,7 @@ class StreamingRecognizer:
 
     # ------------------------------------------------------------------ state
     def _new_utterance(self) -> None:
-        if self.lookahead and getattr(self, "state", None) is not None:
+        if self.lookahead and self.state is not None:
             self.frames_out += self.lookahead  # the frames still waiting for their future: silence, left undecoded
         self.state = self.model.init_state()
         self._skip = self.lookahead  # a fresh look-ahead state's first outputs precede the stream
@@ -243,19 +243,22 @@ class StreamingRecognizer:
                 chunk = torch.cat([self._pending, pad])
                 self._pending = self._pending[:0]
             lp, self.state = self.model.step(chunk[None], self.state)
-            lp, self._skip = lp[:, self._skip :], max(0, self._skip - lp.shape[1])
-            if lp.shape[1]:
-                self.decoder.step(lp[0])
-                self.frames_out += lp.shape[1]
+            if self._decode(lp):
                 events += self._check(t0)
         if final:
-            lp = self.model.flush(self.state)[:, self._skip :]  # the look-ahead's last frames
-            if lp.shape[1]:
-                self.decoder.step(lp[0])
-                self.frames_out += lp.shape[1]
+            self._decode(self.model.flush(self.state))  # the look-ahead's last frames
             self.state = None  # nothing waits now: the next utterance starts at frames_out
             events += self._final(t0)
         return events
+
+    def _decode(self, lp: torch.Tensor) -> bool:
+        """Decode (1, n, vocab) model outputs, less those of a fresh look-ahead state that precede
+        the stream; whether any were left."""
+        lp, self._skip = lp[:, self._skip :], max(0, self._skip - lp.shape[1])
+        if lp.shape[1]:
+            self.decoder.step(lp[0])
+            self.frames_out += lp.shape[1]
+        return lp.shape[1] > 0
 
     def _now(self) -> float:
         """Stream time decoded so far; never past the audio received (the tail padding is not audio)."""

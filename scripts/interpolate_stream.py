@@ -40,7 +40,7 @@ def word_errors(model: Path, manifest: Path, name: str) -> tuple[int, int]:
 
 def pooled(counts: dict[str, tuple[int, int]]) -> dict[str, float]:
     """WER per split and pooled (commands, all) from (errors, words) counts, where present."""
-    out = {k: (e, n) for k, (e, n) in counts.items()}
+    out = dict(counts)
     for k, parts in POOLED.items():
         if all(p in counts for p in parts):
             out[k] = tuple(map(sum, zip(*(counts[p] for p in parts))))
