@@ -200,6 +200,7 @@ def main() -> None:
     ap.add_argument("--workdir", default=str(ROOT / "exp" / "bench_streaming"))
     ap.add_argument("--realtime-utts", type=int, default=30, help="test utterances fed in real time for latencies")
     ap.add_argument("--about", default="", help="how the model was made (kept in the result)")
+    ap.add_argument("--result", default="streaming.json", help="file name under benchmarks/results/ (another name for a side run)")
     ap.add_argument("--lookahead", nargs="*", default=[], metavar="MS=PATH", help="more models for the WER-vs-look-ahead table")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -243,7 +244,7 @@ def main() -> None:
                      "algorithmic_latency_ms": algorithmic_latency_ms(m), "wer": stream_all(m, test, rounds=1)["wer"]}
         print(f"look-ahead {ms} ms: {table[ms]}", flush=True)
 
-    write_result("streaming.json", {
+    write_result(args.result, {
         "an4_wer_uni_greedy": fp32["wer"], "an4_cer_uni_greedy": fp32["cer"], "an4_wer_uni_lm": lm["wer"],
         "an4_wer_uni_int8_greedy": int8["wer"],
         "lm": f"word {order}-gram (asr lm build) on AN4 train transcripts, order of {list(LM_ORDERS)} chosen on dev; lexicon = its words",
