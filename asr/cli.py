@@ -106,6 +106,8 @@ def _add_decode_args(s: argparse.ArgumentParser) -> None:
 def _lm_build(args: argparse.Namespace) -> int:
     from .lm import char_sentences, estimate, read_sentences, write_arpa
 
+    if args.order < 2:
+        raise ValueError(f"--order must be 2 or more (KenLM, which the beam search uses, reads no unigram-only model), got {args.order}")
     sentences = list(read_sentences(args.text))
     if args.unit == "char":
         sentences = list(char_sentences(sentences))
@@ -113,6 +115,52 @@ def _lm_build(args: argparse.Namespace) -> int:
     write_arpa(model, args.output)
     counts = ", ".join(f"{n}-grams: {len(model.probs[n])}" for n in range(1, model.order + 1))
     print(f"wrote {args.output} ({len(sentences)} sentences; {counts})")
+    return 0
+
+
+def _lm_tune(args: argparse.Namespace) -> int:
+    from .audio import AudioError, load_audio
+    from .config import DecodeConfig
+    from .data.dataset import load_rows
+    from .data.manifest import segment
+    from .decoding import make_decoder
+    from .decoding.tune import LM_WEIGHTS, WORD_SCORES, tune_lm
+    from .pretrained import resolve_model
+    from .text import normalize_text
+    from .train.metrics import error_rates
+    from .transcribe import load_model
+
+    weights, scores = args.lm_weights or list(LM_WEIGHTS), args.word_scores or list(WORD_SCORES)
+    rec = load_model(resolve_model(args.model, args.kind), args.device)
+    lps, refs = [], []
+    for r in load_rows([args.manifest]):
+        try:
+            audio = load_audio(r["audio"], rec.sample_rate, *segment(r))
+        except AudioError as e:
+            print(f"skipped: {e}", file=sys.stderr)
+            continue
+        lps.append(rec.log_probs(audio))
+        refs.append(normalize_text(r["text"]))
+    if not refs:
+        raise ValueError(f"{args.manifest}: no utterance could be read")
+    greedy = make_decoder(rec.model.vocab, DecodeConfig(), rec.frame_seconds)
+    greedy_wer = error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0]
+    print(f"{len(refs)} utterances; greedy WER {greedy_wer:.2f}%")
+    base = DecodeConfig(decoder="beam", beam_size=args.beam_size, lm_unit=args.lm_unit, lexicon=args.lexicon)
+    best, points = tune_lm(rec.model.vocab, rec.frame_seconds, lps, refs, args.lm, weights, scores, base)
+    for lm in args.lm:  # one table per LM: a row per weight, a column per word score
+        print(f"\n{lm}: WER % (rows: --lm-weight, columns: --word-score)")
+        print("        " + "".join(f"{ws:>8g}" for ws in scores))
+        for lw in weights:
+            row = {p.word_score: p.wer for p in points if p.lm == lm and p.lm_weight == lw}
+            print(f"{lw:>8g}" + "".join(f"{row[ws]:>8.2f}" for ws in scores))
+    print(f"\nbest: WER {best.wer:.2f}% (greedy {greedy_wer:.2f}%) with --lm {best.lm} --lm-weight {best.lm_weight:g} "
+          f"--word-score {best.word_score:g}" + (f" --lexicon {args.lexicon}" if args.lexicon else ""))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"manifest": args.manifest, "n": len(refs), "greedy_wer": round(greedy_wer, 3),
+                                               "beam_size": args.beam_size, "best": best.as_dict(),
+                                               "grid": [p.as_dict() for p in points]}, indent=1))
     return 0
 
 
@@ -410,10 +458,25 @@ def build_parser() -> argparse.ArgumentParser:
     lm_sub = s.add_subparsers(dest="lm_command", required=True)
     b = lm_sub.add_parser("build", help="estimate a modified Kneser-Ney n-gram LM and write ARPA")
     b.add_argument("text", nargs="+", help="text files (one sentence per line) or JSONL manifests (their text)")
-    b.add_argument("--order", type=int, default=3)
+    b.add_argument("--order", type=int, default=3, help="n-gram order, 2 or more (default 3)")
     b.add_argument("--unit", choices=["word", "char"], default="word", help="word LM (lexicon decoding) or character LM")
     b.add_argument("-o", "--output", required=True, help="output .arpa file")
     b.set_defaults(func=_lm_build)
+
+    t = lm_sub.add_parser("tune", help="choose the LM weight and word score (and among LMs) by WER on a dev manifest")
+    t.add_argument("--model", help="checkpoint file or training folder (default: the bundled model of --kind)")
+    t.add_argument("--kind", choices=["offline", "streaming"], default="offline", help="which bundled model, without --model")
+    t.add_argument("--manifest", required=True, help="dev JSONL manifest (audio, text): never the split you report")
+    t.add_argument("--lm", nargs="+", required=True, help="ARPA or KenLM binary files (several: the best is chosen too)")
+    t.add_argument("--lm-unit", choices=["auto", "word", "char"], default="auto")
+    t.add_argument("--lexicon", help="word list: restrict output to these words")
+    t.add_argument("--lm-weights", type=float, nargs="+", metavar="W",
+                   help="default: 0 0.1 0.25 0.5 0.75 1 1.5 2 3 (the LM's log10 probabilities are multiplied by it)")
+    t.add_argument("--word-scores", type=float, nargs="+", metavar="S", help="default: -1 0 1 2 3 4 (bonus per word)")
+    t.add_argument("--beam-size", type=int, default=32)
+    t.add_argument("--device", default="cpu")
+    t.add_argument("--json", help="write the grid and the best here")
+    t.set_defaults(func=_lm_tune)
 
     s = sub.add_parser("tokenizer", help="SentencePiece vocabularies")
     tok_sub = s.add_subparsers(dest="tokenizer_command", required=True)

@@ -174,14 +174,16 @@ class StreamingRecognizer:
         self.frames_out = 0  # output frames decoded over the whole stream
         self.utterance = 0
         self._pending = torch.zeros(0, self.fcfg.dim)  # feature frames not yet fed to the model
-        self.state = None
+        self._waiting = 0  # output frames the model holds back for their look-ahead
         self._new_utterance()
 
     # ------------------------------------------------------------------ state
     def _new_utterance(self) -> None:
-        if self.lookahead and self.state is not None:
-            self.frames_out += self.lookahead  # the frames still waiting for their future: silence, left undecoded
+        # Frames still waiting for their future at an endpoint are silence: left undecoded, but
+        # counted, so the stream clock stays right (finish() flushes them instead).
+        self.frames_out += self._waiting
         self.state = self.model.init_state()
+        self._waiting = self.lookahead
         self._skip = self.lookahead  # a fresh look-ahead state's first outputs precede the stream
         self.decoder = _BeamStream(self._beam) if self._beam else _GreedyStream()
         self.utt_start_frame = self.frames_out
@@ -247,7 +249,7 @@ class StreamingRecognizer:
                 events += self._check(t0)
         if final:
             self._decode(self.model.flush(self.state))  # the look-ahead's last frames
-            self.state = None  # nothing waits now: the next utterance starts at frames_out
+            self._waiting = 0
             events += self._final(t0)
         return events
 

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from asr.config import DecodeConfig  # noqa: E402
 from asr.data.dataset import load_rows  # noqa: E402
 from asr.decoding import make_decoder  # noqa: E402
+from asr.decoding.tune import tune_lm  # noqa: E402
 from asr.lm import estimate, read_sentences, write_arpa  # noqa: E402
 from asr.train.metrics import error_rates  # noqa: E402
 from asr.transcribe import load_model  # noqa: E402
@@ -127,12 +128,9 @@ def main() -> None:
     # The same effective grid for both decoders: our lm_weight multiplies log10 probabilities,
     # pyctcdecode's alpha natural-log ones (ours = alpha * ln 10); both add the word score in nats.
     alphas, betas = [0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5], [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
-    grid = []
-    for lw, ws in itertools.product([round(a * math.log(10), 4) for a in alphas], betas):
-        dec = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, lm=args.arpa, lm_weight=lw, word_score=ws), fs)
-        w, _ = wer_of(dec, dev_lps, dev_refs)
-        grid.append((w, lw, ws))
-    dev_wer, lw, ws = min(grid)
+    best, _ = tune_lm(vocab, fs, dev_lps, dev_refs, [args.arpa], [round(a * math.log(10), 4) for a in alphas], betas,
+                      DecodeConfig(beam_size=32))
+    dev_wer, lw, ws = best.wer, best.lm_weight, best.word_score
     args.best_lm_weight, args.best_word_score = lw, ws
     print(f"dev-tuned: lm_weight={lw} word_score={ws} (dev WER {dev_wer:.2f}%)", flush=True)
     # Pruning, also on dev, for each beam width, one knob after the other (beam threshold, tokens

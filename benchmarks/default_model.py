@@ -22,7 +22,6 @@ audio second, audio decoding excluded, ``--threads`` torch threads.
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from asr.config import DecodeConfig  # noqa: E402
 from asr.data.augment import pad_with_room_tone  # noqa: E402
 from asr.data.dataset import load_rows  # noqa: E402
 from asr.decoding import make_decoder  # noqa: E402
+from asr.decoding.tune import tune_lm  # noqa: E402
 from asr.export import quantize_int8  # noqa: E402
 from asr.lm import estimate, read_sentences, write_arpa  # noqa: E402
 from asr.pretrained import default_model  # noqa: E402
@@ -103,11 +103,8 @@ def evaluate_model(kind: str, path: Path, data: Path, arpa: str) -> dict:
     print(f"== {kind}: {path} ({rec.model.num_params():,} parameters)", flush=True)
     dev = load_split(rec, data / "dev.jsonl")
     dev_lps, _ = forward_all(rec, dev)
-    grid = []
-    for lw, ws in itertools.product(LM_GRID["lm_weight"], LM_GRID["word_score"]):
-        dec = make_decoder(vocab, DecodeConfig(decoder="beam", beam_size=32, lm=arpa, lm_weight=lw, word_score=ws), fs)
-        grid.append((error_rates(dev["refs"], decode_all(dec, dev_lps))[0], lw, ws))
-    dev_wer_lm, lw, ws = min(grid)
+    best, _ = tune_lm(vocab, fs, dev_lps, dev["refs"], [arpa], LM_GRID["lm_weight"], LM_GRID["word_score"], DecodeConfig(beam_size=32))
+    dev_wer_lm, lw, ws = best.wer, best.lm_weight, best.word_score
     dev_wer = error_rates(dev["refs"], decode_all(make_decoder(vocab, DecodeConfig(), fs), dev_lps))[0]
     print(f"dev WER greedy {dev_wer:.2f}, LM {dev_wer_lm:.2f} (lm_weight {lw}, word_score {ws})", flush=True)
     greedy = make_decoder(vocab, DecodeConfig(), fs)

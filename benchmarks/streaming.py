@@ -22,7 +22,6 @@ fed in blocks of its chunk (160 ms, less a look-ahead convolution's look-ahead),
 from __future__ import annotations
 
 import argparse
-import itertools
 import statistics
 import sys
 import time
@@ -39,6 +38,7 @@ from asr.config import DecodeConfig  # noqa: E402
 from asr.data.dataset import load_rows  # noqa: E402
 from asr.decoding import make_decoder  # noqa: E402
 from asr.decoding.timing import FRAME_SECONDS, frame_db  # noqa: E402
+from asr.decoding.tune import tune_lm  # noqa: E402
 from asr.export import quantize_int8  # noqa: E402
 from asr.features import compute_features  # noqa: E402
 from asr.lm import estimate, read_sentences, write_arpa  # noqa: E402
@@ -50,6 +50,8 @@ from asr.train.metrics import error_rates  # noqa: E402
 from benchmarks.common import ROOT, write_result  # noqa: E402
 
 LM_ORDERS = (3, 4, 5)  # word n-gram orders tried on dev
+LM_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # with the word scores: the dev grid
+WORD_SCORES = (-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
 
 
 def model_chunk_ms(model: AcousticModel) -> int:
@@ -170,7 +172,7 @@ def training_epochs(path: str) -> Optional[int]:
     return sum(1 for line in hist.read_text().splitlines() if '"epoch"' in line)
 
 
-def tune_lm(model: AcousticModel, dev, arpas: dict[int, str]) -> tuple[float, int, float, float, float]:
+def choose_lm(model: AcousticModel, dev, arpas: dict[int, str]) -> tuple[float, int, float, float, float]:
     """(dev WER with the LM, its n-gram order, LM weight, word score, greedy dev WER): the order
     (``arpas``: order -> ARPA file), weight and score by dev WER, ties to the lower order, weight,
     score. It decodes the model's (offline == streamed) log-probs: the whole utterance plus the
@@ -185,12 +187,9 @@ def tune_lm(model: AcousticModel, dev, arpas: dict[int, str]) -> tuple[float, in
     refs = [t for _, t in dev]
     greedy = make_decoder(model.vocab, DecodeConfig(), fs)
     dev_greedy = error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0]
-    grid = []
-    for order, arpa in sorted(arpas.items()):
-        for lw, ws in itertools.product([0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0], [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0]):
-            dec = make_decoder(model.vocab, DecodeConfig(decoder="beam", beam_size=32, lm=arpa, lm_weight=lw, word_score=ws), fs)
-            grid.append((round(error_rates(refs, [dec.decode(lp)[0].text for lp in lps])[0], 6), order, lw, ws))
-    return (*min(grid), dev_greedy)
+    orders = sorted(arpas)  # ties to the lower order: listed first
+    best, _ = tune_lm(model.vocab, fs, lps, refs, [arpas[o] for o in orders], LM_WEIGHTS, WORD_SCORES, DecodeConfig(beam_size=32))
+    return best.wer, orders[[arpas[o] for o in orders].index(best.lm)], best.lm_weight, best.word_score, dev_greedy
 
 
 def main() -> None:
@@ -222,7 +221,7 @@ def main() -> None:
     for order in LM_ORDERS:
         arpas[order] = str(work / f"an4_train_{order}gram.arpa")
         write_arpa(estimate(read_sentences([data / "train.jsonl"]), order=order), arpas[order])
-    dev_wer, order, lw, ws, dev_greedy = tune_lm(model, dev, arpas)
+    dev_wer, order, lw, ws, dev_greedy = choose_lm(model, dev, arpas)
     beam_cfg = DecodeConfig(decoder="beam", beam_size=32, lm=arpas[order], lm_weight=lw, word_score=ws)
     lm = stream_all(model, test, beam_cfg)
     print(f"beam + LM ({order}-gram, lm_weight {lw}, word_score {ws}; dev WER {dev_wer:.2f}): WER {lm['wer']}  RTF {lm['rtf']}", flush=True)

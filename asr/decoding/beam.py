@@ -10,6 +10,8 @@ Both return the same ``Hypothesis`` as greedy decoding, with word timings from t
 from __future__ import annotations
 
 import bisect
+import copy
+import dataclasses
 import math
 from pathlib import Path
 
@@ -168,12 +170,10 @@ class BeamSearchDecoder:
         hotwords = parse_hotwords(cfg.hotwords, cfg.hotword_boost)
         unit = lm_unit(cfg.lm, cfg.lm_unit) if cfg.lm else None
         self.lexicon_mode = bool(cfg.lexicon) or unit == "word"
-        beam_tokens = cfg.beam_size_token or len(vocab)
         # Without an LM, hotword bonuses still go through the LM slot: give it weight 1.
         lm_weight = cfg.lm_weight if cfg.lm else (1.0 if hotwords else 0.0)
         if hotwords and lm_weight <= 0:
             raise ValueError(f"hotwords need lm_weight > 0, got {cfg.lm_weight}")
-        crit = fl.CriterionType.CTC
 
         if self.lexicon_mode:
             arpa = arpa_spellings(cfg.lm) if cfg.lm and is_arpa(cfg.lm) else {}  # the unigrams, read once
@@ -207,11 +207,8 @@ class BeamSearchDecoder:
                 # decode() appends; a held last letter stays inside the word until its space.
                 trie.insert(vocab.encode(w) + [vocab.space], index[w], score)
             trie.smear(fl.SmearingMode.MAX)
-            opts = fl.LexiconDecoderOptions(beam_size=cfg.beam_size, beam_size_token=beam_tokens, beam_threshold=cfg.beam_threshold,
-                                            lm_weight=lm_weight, word_score=cfg.word_score,
-                                            unk_score=cfg.unk_score, sil_score=cfg.sil_score, log_add=False, criterion_type=crit)
             self._lm, self._trie = lm, trie  # keep alive: the decoder holds raw pointers
-            self.decoder = fl.LexiconDecoder(opts, trie, lm, vocab.space, vocab.blank, index["<unk>"], [], False)
+            self._unk = index["<unk>"]
         else:
             # Token dictionary for a character LM: our ids, with the space spelled "|".
             self.token_dict = fld.Dictionary()
@@ -224,11 +221,31 @@ class BeamSearchDecoder:
             lm = _kenlm(cfg.lm, self.token_dict) if cfg.lm else fl.ZeroLM()
             if hotwords:
                 lm = char_hotword_lm(lm, hotwords, vocab, lm_weight)
-            opts = fl.LexiconFreeDecoderOptions(beam_size=cfg.beam_size, beam_size_token=beam_tokens, beam_threshold=cfg.beam_threshold,
-                                                lm_weight=lm_weight,
-                                                sil_score=cfg.sil_score + cfg.word_score, log_add=False, criterion_type=crit)
             self._lm = lm
-            self.decoder = fl.LexiconFreeDecoder(opts, lm, vocab.space, vocab.blank, [])
+        self.decoder = self._search(lm_weight)
+
+    def _search(self, lm_weight: float):
+        """flashlight's search over this decoder's LM (and lexicon trie) with ``self.cfg``'s settings."""
+        fl, cfg, vocab = self._fl, self.cfg, self.vocab
+        common = dict(beam_size=cfg.beam_size, beam_size_token=cfg.beam_size_token or len(vocab), beam_threshold=cfg.beam_threshold,
+                      lm_weight=lm_weight, log_add=False, criterion_type=fl.CriterionType.CTC)
+        if self.lexicon_mode:
+            opts = fl.LexiconDecoderOptions(**common, word_score=cfg.word_score, unk_score=cfg.unk_score, sil_score=cfg.sil_score)
+            return fl.LexiconDecoder(opts, self._trie, self._lm, vocab.space, vocab.blank, self._unk, [], False)
+        opts = fl.LexiconFreeDecoderOptions(**common, sil_score=cfg.sil_score + cfg.word_score)
+        return fl.LexiconFreeDecoder(opts, self._lm, vocab.space, vocab.blank, [])
+
+    def with_weights(self, lm_weight: float, word_score: float) -> "BeamSearchDecoder":
+        """The same decoder with another LM weight and word score, sharing this one's LM and lexicon
+        trie (which do not depend on them): a grid over the two loads the LM once. With hotwords,
+        whose bonuses scale with the weight, it is built afresh."""
+        cfg = dataclasses.replace(self.cfg, lm_weight=lm_weight, word_score=word_score)
+        if cfg.hotwords:
+            return BeamSearchDecoder(self.vocab, cfg, self.frame_seconds)
+        new = copy.copy(self)
+        new.cfg = cfg
+        new.decoder = new._search(lm_weight if cfg.lm else 0.0)
+        return new
 
     def decode(self, log_probs: torch.Tensor, offset: float = 0.0) -> list[Hypothesis]:
         """log_probs: (T, vocab) for one utterance -> up to ``nbest`` hypotheses, best first."""
