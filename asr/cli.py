@@ -68,18 +68,20 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _decode_config(args: argparse.Namespace):
+def _decode_config(args: argparse.Namespace, kind: str = "offline"):
     from .config import DecodeConfig
     from .decoding.hotwords import read_hotwords_file
+    from .pretrained import lm_settings
 
     hotwords = list(args.hotword or [])
     if args.hotwords_file:
         hotwords += read_hotwords_file(args.hotwords_file)
     decoder = args.decoder or ("beam" if (args.lm or args.lexicon or hotwords or args.nbest > 1) else "greedy")
+    lm, lm_weight, word_score = lm_settings(args.lm, args.lm_weight, args.word_score, kind)
     return DecodeConfig(decoder=decoder, beam_size=args.beam_size, beam_size_token=args.beam_size_token,
                         beam_threshold=args.beam_threshold, blank_skip=args.blank_skip,
-                        token_min_logp=args.token_min_logp, lm=args.lm,
-                        lm_unit=args.lm_unit, lm_weight=args.lm_weight, word_score=args.word_score, lexicon=args.lexicon,
+                        token_min_logp=args.token_min_logp, lm=lm,
+                        lm_unit=args.lm_unit, lm_weight=lm_weight, word_score=word_score, lexicon=args.lexicon,
                         nbest=args.nbest, hotwords=hotwords)
 
 
@@ -93,10 +95,11 @@ def _add_decode_args(s: argparse.ArgumentParser) -> None:
                    help="the search skips a frame whose blank probability is at least this and whose previous frame's is too (0 = off)")
     g.add_argument("--token-min-logp", type=float, default=float("-inf"),
                    help="tokens less likely than this log-probability in a frame are not tried (e.g. -5; default: off)")
-    g.add_argument("--lm", help="n-gram LM: ARPA or KenLM binary (word-level with a lexicon, or character-level)")
+    g.add_argument("--lm", help="n-gram LM: ARPA or KenLM binary (word-level with a lexicon, or character-level); "
+                   "'bundled': the English word 3-gram shipped with the package")
     g.add_argument("--lm-unit", choices=["auto", "word", "char"], default="auto")
-    g.add_argument("--lm-weight", type=float, default=0.5)
-    g.add_argument("--word-score", type=float, default=0.0, help="word insertion score")
+    g.add_argument("--lm-weight", type=float, help="LM weight (default 0.5; with --lm bundled, the weight tuned for the bundled models)")
+    g.add_argument("--word-score", type=float, help="word insertion score (default 0; with --lm bundled, the tuned one)")
     g.add_argument("--lexicon", help="word list: restrict output to these words")
     g.add_argument("--hotword", action="append", metavar="WORD[:BOOST]", help="bias towards a word or phrase (repeatable)")
     g.add_argument("--hotwords-file", help="one WORD[:BOOST] per line")
@@ -125,7 +128,7 @@ def _lm_tune(args: argparse.Namespace) -> int:
     from .data.manifest import segment
     from .decoding import make_decoder
     from .decoding.tune import LM_WEIGHTS, WORD_SCORES, tune_lm
-    from .pretrained import resolve_model
+    from .pretrained import resolve_lm, resolve_model
     from .text import normalize_text
     from .train.metrics import error_rates
     from .transcribe import load_model
@@ -147,6 +150,7 @@ def _lm_tune(args: argparse.Namespace) -> int:
     greedy_wer = error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0]
     print(f"{len(refs)} utterances; greedy WER {greedy_wer:.2f}%")
     base = DecodeConfig(decoder="beam", beam_size=args.beam_size, lm_unit=args.lm_unit, lexicon=args.lexicon)
+    args.lm = [resolve_lm(lm) for lm in args.lm]
     best, points = tune_lm(rec.model.vocab, rec.frame_seconds, lps, refs, args.lm, weights, scores, base)
     for lm in args.lm:  # one table per LM: a row per weight, a column per word score
         print(f"\n{lm}: WER % (rows: --lm-weight, columns: --word-score)")
@@ -251,7 +255,7 @@ def _stream(args: argparse.Namespace) -> int:
         from .export import quantize_int8
 
         model = quantize_int8(model)
-    rec = StreamingRecognizer(model, _decode_config(args), EndpointConfig(trailing_silence=args.trailing_silence,
+    rec = StreamingRecognizer(model, _decode_config(args, "streaming"), EndpointConfig(trailing_silence=args.trailing_silence,
                                                                           max_utterance=args.max_utterance),
                               boost_quiet=args.boost_quiet)
     sr = model.feature_cfg.sample_rate
@@ -301,7 +305,7 @@ def _live(args: argparse.Namespace) -> int:
             from .export import quantize_int8
 
             model = quantize_int8(model)
-        run_live(model, device=device, decode=_decode_config(args),
+        run_live(model, device=device, decode=_decode_config(args, "streaming"),
                  endpoint=EndpointConfig(trailing_silence=args.trailing_silence, max_utterance=args.max_utterance),
                  save=args.save, output=args.output, duration=args.duration, on_event=display.show,
                  boost_quiet=args.boost_quiet)
@@ -467,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", help="checkpoint file or training folder (default: the bundled model of --kind)")
     t.add_argument("--kind", choices=["offline", "streaming"], default="offline", help="which bundled model, without --model")
     t.add_argument("--manifest", required=True, help="dev JSONL manifest (audio, text): never the split you report")
-    t.add_argument("--lm", nargs="+", required=True, help="ARPA or KenLM binary files (several: the best is chosen too)")
+    t.add_argument("--lm", nargs="+", required=True,
+                   help="ARPA or KenLM binary files, or 'bundled' (several: the best is chosen too)")
     t.add_argument("--lm-unit", choices=["auto", "word", "char"], default="auto")
     t.add_argument("--lexicon", help="word list: restrict output to these words")
     t.add_argument("--lm-weights", type=float, nargs="+", metavar="W",

@@ -54,4 +54,8 @@ wait
 # mostly wrong after these budgets and would not tell models apart, so it is not in that dev set.
 $ASR pack exp/default_en_pad/best.pt -o asr/models/default_en.pt
 $ASR pack exp/default_en_stream_pad/best.pt -o asr/models/default_en_stream.pt
+# The bundled LM (--lm bundled): a word 3-gram of the four corpora's training transcripts, the
+# file benchmarks/default_model.py builds too.
+$ASR lm build "$DATA"/an4/train.jsonl "$DATA"/fsdd/train.jsonl "$DATA"/librilight/train.jsonl \
+    "$DATA"/speechocean762/train.jsonl --order 3 -o asr/models/default_en_3gram.arpa
 $PY benchmarks/default_model.py --data "$DATA"

@@ -12,7 +12,9 @@ from asr.cli import main
 from asr.config import load_config
 from asr.features import compute_features
 from asr.model import AcousticModel
-from asr.pretrained import DEFAULT_MODELS, MODELS_DIR, default_model, pack_checkpoint, resolve_model
+from asr.decoding.beam import arpa_unigrams, lm_unit
+from asr.pretrained import (DEFAULT_LM, DEFAULT_LM_WEIGHTS, DEFAULT_MODELS, MODELS_DIR, default_lm, default_model, lm_settings,
+                            pack_checkpoint, resolve_model)
 from asr.train.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,8 +24,8 @@ EXAMPLES = ROOT / "examples"
 def test_bundled_models_are_there_small_and_the_right_kind():
     offline, streaming = AcousticModel.load(default_model("offline")), AcousticModel.load(default_model("streaming"))
     assert offline.cfg.bidirectional and not streaming.cfg.bidirectional
-    total = sum((MODELS_DIR / name).stat().st_size for name in DEFAULT_MODELS.values())
-    assert total <= 25e6, f"bundled models take {total / 1e6:.1f} MB (budget 25 MB)"
+    total = sum((MODELS_DIR / name).stat().st_size for name in [*DEFAULT_MODELS.values(), DEFAULT_LM])
+    assert total <= 25e6, f"bundled models and LM take {total / 1e6:.1f} MB (budget 25 MB)"
     # The fp16 weights come back as fp32 parameters.
     assert all(p.dtype == torch.float32 for p in offline.parameters())
 
@@ -36,7 +38,36 @@ def test_notice_names_every_training_corpus_and_license():
 
 def test_package_data_ships_the_models():
     toml = (ROOT / "pyproject.toml").read_text()
-    assert '"models/*.pt"' in toml and '"models/NOTICE"' in toml
+    assert '"models/*.pt"' in toml and '"models/*.arpa"' in toml and '"models/NOTICE"' in toml
+
+
+def test_bundled_lm_is_a_word_trigram_of_the_training_transcripts():
+    assert default_lm() == MODELS_DIR / DEFAULT_LM and lm_unit(str(default_lm())) == "word"
+    words = set(arpa_unigrams(str(default_lm())))
+    assert {"erase", "stop", "october", "seven", "the"} <= words and len(words) > 5000
+    assert "\\3-grams:" in default_lm().read_text()
+
+
+def test_lm_settings_bundled_uses_the_tuned_weights_unless_given():
+    path = str(default_lm())
+    assert lm_settings("bundled", None, None, "offline") == (path, *DEFAULT_LM_WEIGHTS["offline"])
+    assert lm_settings("bundled", None, None, "streaming") == (path, *DEFAULT_LM_WEIGHTS["streaming"])
+    assert lm_settings("bundled", 2.0, None, "streaming") == (path, 2.0, DEFAULT_LM_WEIGHTS["streaming"][1])
+    assert lm_settings("bundled", None, 1.5, "offline") == (path, DEFAULT_LM_WEIGHTS["offline"][0], 1.5)
+    assert lm_settings("my.arpa", None, None) == ("my.arpa", 0.5, 0.0)  # an LM of one's own: the generic default
+    assert lm_settings(None, None, None) == (None, 0.5, 0.0)
+
+
+def test_transcribe_and_stream_with_the_bundled_lm(capfd):
+    """--lm bundled decodes with the beam and the shipped LM, quietly (no KenLM loading banner)."""
+    assert main(["transcribe", "--lm", "bundled", str(EXAMPLES / "command.flac"), str(EXAMPLES / "date.flac")]) == 0
+    out, err = capfd.readouterr()
+    assert out.splitlines() == [f"{EXAMPLES / 'command.flac'}\tstop",
+                                f"{EXAMPLES / 'date.flac'}\toctober twenty first nineteen seventy two"]
+    assert "Loading" not in err and "****" not in err
+    assert main(["stream", "--lm", "bundled", str(EXAMPLES / "command.flac"), "--no-partials"]) == 0
+    out, err = capfd.readouterr()
+    assert "final" in out and "stop" in out and "****" not in err
 
 
 def test_resolve_model_prefers_the_given_path(tmp_path):

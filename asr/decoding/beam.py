@@ -10,10 +10,14 @@ Both return the same ``Hypothesis`` as greedy decoding, with word timings from t
 from __future__ import annotations
 
 import bisect
+import contextlib
 import copy
 import dataclasses
 import math
+import os
+import sys
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -59,14 +63,30 @@ def _flashlight():
     return fl, fld
 
 
+@contextlib.contextmanager
+def _silent_stderr() -> Iterator[None]:
+    """File descriptor 2 goes to /dev/null for the block: KenLM's C++ loader writes a banner and
+    a progress bar there on every load (its errors come back in the exception instead)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _kenlm(path: str, dictionary):
-    """flashlight's built-in KenLM (ARPA or binary); a clear error for a bad file."""
+    """flashlight's built-in KenLM (ARPA or binary), loaded quietly; a clear error for a bad file."""
     from flashlight.lib.text.decoder.kenlm import KenLM
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: language model not found")
     try:
-        return KenLM(path, dictionary)
+        with _silent_stderr():
+            return KenLM(path, dictionary)
     except Exception as e:
         raise ValueError(f"{path}: cannot load the language model ({e})") from e
 
@@ -168,6 +188,8 @@ class BeamSearchDecoder:
         self._is_letter = np.ones(len(vocab), dtype=bool)  # tokens that spell: not blank, not space
         self._is_letter[[vocab.blank, vocab.space]] = False
         hotwords = parse_hotwords(cfg.hotwords, cfg.hotword_boost)
+        if cfg.lm and not Path(cfg.lm).is_file():
+            raise FileNotFoundError(f"{cfg.lm}: language model not found")
         unit = lm_unit(cfg.lm, cfg.lm_unit) if cfg.lm else None
         self.lexicon_mode = bool(cfg.lexicon) or unit == "word"
         # Without an LM, hotword bonuses still go through the LM slot: give it weight 1.
