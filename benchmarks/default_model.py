@@ -22,6 +22,7 @@ audio second, audio decoding excluded, ``--threads`` torch threads.
 from __future__ import annotations
 
 import argparse
+import filecmp
 import sys
 import time
 from pathlib import Path
@@ -38,7 +39,7 @@ from asr.decoding import make_decoder  # noqa: E402
 from asr.decoding.tune import tune_lm  # noqa: E402
 from asr.export import quantize_int8  # noqa: E402
 from asr.lm import estimate, read_sentences, write_arpa  # noqa: E402
-from asr.pretrained import default_model  # noqa: E402
+from asr.pretrained import DEFAULT_LM_WEIGHTS, default_lm, default_model  # noqa: E402
 from asr.streaming import EndpointConfig, StreamingRecognizer  # noqa: E402
 from asr.train.metrics import error_rates  # noqa: E402
 from asr.transcribe import load_model  # noqa: E402
@@ -176,6 +177,9 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     arpa = str(args.workdir / "train_3gram.arpa")
     write_arpa(estimate(read_sentences([args.data / m for m in LM_TRAIN]), order=3), arpa)
+    # The LM rebuilt from these corpora should be the bundled one (--lm bundled), byte for byte.
+    lm_is_bundled = filecmp.cmp(arpa, default_lm(), shallow=False)
+    print(f"LM rebuilt from {args.data}: {'identical to' if lm_is_bundled else 'DIFFERENT from'} {default_lm()}", flush=True)
     models = {"offline": (args.offline or default_model("offline")).resolve(),
               "streaming": (args.streaming or default_model("streaming")).resolve()}
     result = {kind: evaluate_model(kind, path, args.data, arpa) for kind, path in models.items()}
@@ -183,9 +187,16 @@ def main() -> None:
     ratios = {k: round(st[k] / off[k], 2) if off[k] else None
               for k in ("an4_wer", "librilight_heldout_wer", "speechocean_heldout_wer")}
     ratios["fsdd_error"] = round((100 - st["fsdd_accuracy"]) / (100 - off["fsdd_accuracy"]), 2) if off["fsdd_accuracy"] < 100 else None
+    # --lm bundled uses DEFAULT_LM_WEIGHTS: they should be what dev chose here.
+    for kind in models:
+        tuned = (result[kind]["lm_weight"], result[kind]["word_score"])
+        result[kind]["bundled_lm_weights_agree"] = tuned == DEFAULT_LM_WEIGHTS[kind]
+        if tuned != DEFAULT_LM_WEIGHTS[kind]:
+            print(f"{kind}: dev chose LM weight / word score {tuned}; asr/pretrained.py has {DEFAULT_LM_WEIGHTS[kind]}", flush=True)
     write_result(args.output, {
         **result, "streaming_to_offline_wer_ratio": ratios,
         "total_size_mb": round(off["size_mb"] + st["size_mb"], 2),
+        "lm_size_mb": round(default_lm().stat().st_size / 1e6, 2), "lm_is_bundled": lm_is_bundled,
         "lm": "word 3-gram, modified Kneser-Ney (asr lm build) on the training transcripts of AN4, FSDD, "
               "Libri-light and speechocean762; lexicon = its words; beam 32; weights tuned on the combined dev set",
         "threads": args.threads,
