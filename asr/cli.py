@@ -122,43 +122,29 @@ def _lm_build(args: argparse.Namespace) -> int:
 
 
 def _lm_tune(args: argparse.Namespace) -> int:
-    from .audio import AudioError, load_audio
     from .config import DecodeConfig
-    from .data.dataset import load_rows
-    from .data.manifest import segment
     from .decoding import make_decoder
-    from .decoding.tune import LM_WEIGHTS, WORD_SCORES, tune_lm
+    from .decoding.tune import LM_WEIGHTS, WORD_SCORES, grid_table, tune_lm
+    from .evaluate import manifest_log_probs
     from .pretrained import resolve_lm, resolve_model
-    from .text import normalize_text
     from .train.metrics import error_rates
     from .transcribe import load_model
 
-    weights, scores = args.lm_weights or list(LM_WEIGHTS), args.word_scores or list(WORD_SCORES)
     rec = load_model(resolve_model(args.model, args.kind), args.device)
-    lps, refs = [], []
-    for r in load_rows([args.manifest]):
-        try:
-            audio = load_audio(r["audio"], rec.sample_rate, *segment(r))
-        except AudioError as e:
-            print(f"skipped: {e}", file=sys.stderr)
-            continue
-        lps.append(rec.log_probs(audio))
-        refs.append(normalize_text(r["text"]))
-    if not refs:
-        raise ValueError(f"{args.manifest}: no utterance could be read")
+    lps, refs, failed = manifest_log_probs(rec, args.manifest)
+    for f in failed:
+        print(f"skipped {f['audio']}: {f['error']}", file=sys.stderr)
     greedy = make_decoder(rec.model.vocab, DecodeConfig(), rec.frame_seconds)
     greedy_wer = error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0]
     print(f"{len(refs)} utterances; greedy WER {greedy_wer:.2f}%")
+    lms = [resolve_lm(lm) for lm in args.lm]
     base = DecodeConfig(decoder="beam", beam_size=args.beam_size, lm_unit=args.lm_unit, lexicon=args.lexicon)
-    args.lm = [resolve_lm(lm) for lm in args.lm]
-    best, points = tune_lm(rec.model.vocab, rec.frame_seconds, lps, refs, args.lm, weights, scores, base)
-    for lm in args.lm:  # one table per LM: a row per weight, a column per word score
-        print(f"\n{lm}: WER % (rows: --lm-weight, columns: --word-score)")
-        print("        " + "".join(f"{ws:>8g}" for ws in scores))
-        for lw in weights:
-            row = {p.word_score: p.wer for p in points if p.lm == lm and p.lm_weight == lw}
-            print(f"{lw:>8g}" + "".join(f"{row[ws]:>8.2f}" for ws in scores))
-    print(f"\nbest: WER {best.wer:.2f}% (greedy {greedy_wer:.2f}%) with --lm {best.lm} --lm-weight {best.lm_weight:g} "
+    best, points = tune_lm(rec.model.vocab, rec.frame_seconds, lps, refs, lms, args.lm_weights or LM_WEIGHTS,
+                           args.word_scores or WORD_SCORES, base)
+    for lm in lms:
+        print("\n" + grid_table(points, lm))
+    as_given = args.lm[lms.index(best.lm)]  # "bundled" stays "bundled"
+    print(f"\nbest: WER {best.wer:.2f}% (greedy {greedy_wer:.2f}%) with --lm {as_given} --lm-weight {best.lm_weight:g} "
           f"--word-score {best.word_score:g}" + (f" --lexicon {args.lexicon}" if args.lexicon else ""))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,8 @@ import logging
 import time
 from typing import Callable, Optional
 
+import torch
+
 from .audio import AudioError, load_audio
 from .data.dataset import load_rows
 from .data.manifest import segment
@@ -53,3 +55,22 @@ def evaluate(rec: Recognizer, manifest: str, batch_size: int = 16,
     wer, cer = error_rates([u["ref"] for u in utts], [u["hyp"] for u in utts])
     return {"wer": round(wer, 3), "cer": round(cer, 3), "rtf": round(compute_s / max(audio_s, 1e-9), 5),
             "n": len(utts), "failed": failed, "audio_seconds": round(audio_s, 2), "utterances": utts}
+
+
+def manifest_log_probs(rec: Recognizer, manifest: str) -> tuple[list[torch.Tensor], list[str], list[dict]]:
+    """The model's log-probs and the normalised references of a manifest's utterances, for
+    decoding them many times (``asr.decoding.tune``); unreadable files are logged and returned
+    in the third list, as ``evaluate``'s ``failed``."""
+    lps, refs, failed = [], [], []
+    for r in load_rows([manifest]):
+        try:
+            audio = load_audio(r["audio"], rec.sample_rate, *segment(r))
+        except AudioError as e:
+            log.warning("%s", e)
+            failed.append({"id": r.get("id"), "audio": r["audio"], "error": str(e)})
+            continue
+        lps.append(rec.log_probs(audio))
+        refs.append(normalize_text(r["text"]))
+    if not refs:
+        raise ValueError(f"{manifest}: no utterance could be read ({len(failed)} failed)")
+    return lps, refs, failed

@@ -13,7 +13,7 @@ from asr.config import DecodeConfig  # noqa: E402
 from asr.data.dataset import load_rows  # noqa: E402
 from asr.data.manifest import write_manifest  # noqa: E402
 from asr.decoding.beam import BeamSearchDecoder  # noqa: E402
-from asr.decoding.tune import GridPoint, tune_lm  # noqa: E402
+from asr.decoding.tune import GridPoint, grid_table, tune_lm  # noqa: E402
 from asr.lm import char_sentences, estimate, write_arpa  # noqa: E402
 from asr.text import Vocabulary  # noqa: E402
 
@@ -116,3 +116,13 @@ def test_lm_tune_command(words_model, words_corpus, tmp_path, capsys):
     assert r["best"]["wer"] == min(p["wer"] for p in r["grid"])
     assert out.strip().splitlines()[-1].startswith(f"best: WER {r['best']['wer']:.2f}%")
     assert f"--lm {arpa} --lm-weight {r['best']['lm_weight']:g} --word-score {r['best']['word_score']:g}" in out
+
+
+def test_grid_table_rows_are_weights_columns_scores():
+    points = [GridPoint("a.arpa", lw, ws, 10 * lw + ws) for lw in (0.0, 1.0) for ws in (0.0, 2.0)]
+    points.append(GridPoint("b.arpa", 0.0, 0.0, 99.0))
+    lines = grid_table(points, "a.arpa").splitlines()
+    assert lines[0].startswith("a.arpa: WER %")
+    assert lines[1].split() == ["0", "2"]
+    assert lines[2].split() == ["0", "0.00", "2.00"] and lines[3].split() == ["1", "10.00", "12.00"]
+    assert len(lines) == 4

@@ -58,3 +58,14 @@ def tune_lm(vocab: Vocabulary, frame_seconds: float, log_probs: Sequence[torch.T
             if on_point:
                 on_point(p)
     return min(points, key=lambda kp: kp[0])[1], [p for _, p in points]
+
+
+def grid_table(points: Sequence[GridPoint], lm: str) -> str:
+    """One LM's WERs as a table: a row per LM weight, a column per word score."""
+    mine = [p for p in points if p.lm == lm]
+    weights = sorted({p.lm_weight for p in mine})
+    scores = sorted({p.word_score for p in mine})
+    wer = {(p.lm_weight, p.word_score): p.wer for p in mine}
+    lines = [f"{lm}: WER % (rows: --lm-weight, columns: --word-score)", " " * 8 + "".join(f"{ws:>8g}" for ws in scores)]
+    lines += [f"{lw:>8g}" + "".join(f"{wer[lw, ws]:>8.2f}" for ws in scores) for lw in weights]
+    return "\n".join(lines)
