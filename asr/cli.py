@@ -106,11 +106,15 @@ def _add_decode_args(s: argparse.ArgumentParser) -> None:
     g.add_argument("--nbest", type=int, default=1, help="return the N best hypotheses")
 
 
+KENLM_MAX_ORDER = 6  # flashlight-text's KenLM is compiled with KENLM_MAX_ORDER=6
+
+
 def _lm_build(args: argparse.Namespace) -> int:
     from .lm import char_sentences, estimate, read_sentences, write_arpa
 
-    if args.order < 2:
-        raise ValueError(f"--order must be 2 or more (KenLM, which the beam search uses, reads no unigram-only model), got {args.order}")
+    if not 2 <= args.order <= KENLM_MAX_ORDER:
+        raise ValueError(f"--order must be 2 to {KENLM_MAX_ORDER}: the beam search's KenLM (flashlight-text's build) reads "
+                         f"no unigram-only model and no order above {KENLM_MAX_ORDER}; got {args.order}")
     sentences = list(read_sentences(args.text))
     if args.unit == "char":
         sentences = list(char_sentences(sentences))
@@ -448,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm_sub = s.add_subparsers(dest="lm_command", required=True)
     b = lm_sub.add_parser("build", help="estimate a modified Kneser-Ney n-gram LM and write ARPA")
     b.add_argument("text", nargs="+", help="text files (one sentence per line) or JSONL manifests (their text)")
-    b.add_argument("--order", type=int, default=3, help="n-gram order, 2 or more (default 3)")
+    b.add_argument("--order", type=int, default=3, help="n-gram order, 2 to 6 (default 3)")
     b.add_argument("--unit", choices=["word", "char"], default="word", help="word LM (lexicon decoding) or character LM")
     b.add_argument("-o", "--output", required=True, help="output .arpa file")
     b.set_defaults(func=_lm_build)

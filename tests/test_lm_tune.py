@@ -126,3 +126,12 @@ def test_grid_table_rows_are_weights_columns_scores():
     assert lines[1].split() == ["0", "2"]
     assert lines[2].split() == ["0", "0.00", "2.00"] and lines[3].split() == ["1", "10.00", "12.00"]
     assert len(lines) == 4
+
+
+@pytest.mark.parametrize("order", [1, 7])
+def test_lm_build_refuses_orders_kenlm_cannot_read(order, tmp_path, capsys):
+    text = tmp_path / "t.txt"
+    text.write_text("the cat\na car\n")
+    assert main(["lm", "build", str(text), "--order", str(order), "-o", str(tmp_path / "x.arpa")]) != 0
+    assert "--order must be 2 to 6" in capsys.readouterr().err
+    assert not (tmp_path / "x.arpa").exists()
