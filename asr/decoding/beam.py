@@ -68,7 +68,11 @@ def _silent_stderr() -> Iterator[None]:
     """File descriptor 2 goes to /dev/null for the block: KenLM's C++ loader writes a banner and
     a progress bar there on every load (its errors come back in the exception instead)."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to silence
+        yield
+        return
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
