@@ -187,6 +187,7 @@ class StreamingRecognizer:
         self._skip = self.lookahead  # a fresh look-ahead state's first outputs precede the stream
         self.decoder = _BeamStream(self._beam) if self._beam else _GreedyStream()
         self.utt_start_frame = self.frames_out
+        self._utt_frames = self._silent_frames = 0  # for the endpoint rules
         self._last_text = None
 
     def reset(self) -> None:
@@ -259,6 +260,7 @@ class StreamingRecognizer:
         lp, self._skip = lp[:, self._skip :], max(0, self._skip - lp.shape[1])
         if lp.shape[1]:
             self.decoder.step(lp[0])
+            self._track_silence(lp[0])
             self.frames_out += lp.shape[1]
         return lp.shape[1] > 0
 
@@ -266,44 +268,49 @@ class StreamingRecognizer:
         """Stream time decoded so far; never past the audio received (the tail padding is not audio)."""
         return min(self.frames_out * self.frame_seconds, self.samples_in / self.fcfg.sample_rate)
 
-    def _text(self) -> tuple[str, list[Word], list[int]]:
+    def _text(self) -> tuple[str, list[Word]]:
         offset = self.utt_start_frame * self.frame_seconds
         if self._beam:  # words from the search (in lexicon mode: from its word labels)
-            hyp, path = self.decoder.best(offset)
-            return (hyp.text, clip_words(hyp.words, self._now()), path) if hyp else ("", [], path)
+            hyp, _ = self.decoder.best(offset)
+            return (hyp.text, clip_words(hyp.words, self._now())) if hyp else ("", [])
         path, conf = self.decoder.best_path()
         words = words_from_alignment(collapse(path, self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
-        return " ".join(w.text for w in words), clip_words(words, self._now()), path
+        return " ".join(w.text for w in words), clip_words(words, self._now())
 
     def _check(self, t0: float) -> list[Event]:
-        text, words, path = self._text()
+        text, words = self._text()
         now = self._now()
         start = min(self.utt_start_frame * self.frame_seconds, now)
         events = []
         if text != self._last_text and text:
             events.append(Event("partial", text, start, now, words, self.utterance, (time.perf_counter() - t0) * 1000))
             self._last_text = text
-        if self.endpoint.enabled and self._endpoint(path, bool(text)):
+        if self.endpoint.enabled and self._endpoint(bool(text)):
             events += self._final(t0)
         return events
 
-    def _endpoint(self, path: list[int], spoke: bool) -> bool:
+    def _endpoint(self, spoke: bool) -> bool:
         e = self.endpoint
-        n = len(path)
-        trailing = 0
-        for k in reversed(path):
-            if k != self.vocab.blank and k != self.vocab.space:
-                break
-            trailing += 1
-        silence = trailing * self.frame_seconds
-        if n * self.frame_seconds >= e.max_utterance:
+        if self._utt_frames * self.frame_seconds >= e.max_utterance:
             return True
-        return silence >= (e.trailing_silence if spoke else e.leading_silence)
+        return self._silent_frames * self.frame_seconds >= (e.trailing_silence if spoke else e.leading_silence)
+
+    def _track_silence(self, lp: torch.Tensor) -> None:
+        """Count the utterance's frames and its trailing run of frames whose most likely token is
+        blank or space. Endpoints read the acoustics, not the search: flashlight's best hypothesis
+        ends at its last *completed* word, so a word being spoken looked like silence to a beam
+        search (the bundled model + LM ended "october twenty first nineteen seventy two" after
+        "seventy"). Greedy and beam decoding thus end utterances at the same frames."""
+        best = lp.argmax(-1)
+        speech = ((best != self.vocab.blank) & (best != self.vocab.space)).nonzero()
+        n = lp.shape[0]
+        self._silent_frames = self._silent_frames + n if len(speech) == 0 else n - 1 - int(speech[-1])
+        self._utt_frames += n
 
     def _final(self, t0: float) -> list[Event]:
         if self._beam:
             self.decoder.finish()
-        text, words, _ = self._text()
+        text, words = self._text()
         end = self._now()
         ev = Event("final", text, min(self.utt_start_frame * self.frame_seconds, end), end, words,
                    self.utterance, (time.perf_counter() - t0) * 1000)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from helpers import save_tiny_model, speechlike
 
+from asr.audio import load_audio
 from asr.cli import main
+from asr.config import DecodeConfig
 from asr.config import load_config
 from asr.features import compute_features
 from asr.model import AcousticModel
 from asr.decoding.beam import arpa_unigrams, lm_unit
 from asr.pretrained import (DEFAULT_LM, DEFAULT_LM_WEIGHTS, DEFAULT_MODELS, MODELS_DIR, default_lm, default_model, lm_settings,
                             pack_checkpoint, resolve_model)
+from asr.streaming import StreamingRecognizer
 from asr.train.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,3 +157,21 @@ def test_init_from_adds_a_look_ahead_that_starts_at_zero(synth_corpus, tmp_path)
     la = save_tiny_model(tmp_path / "la.pt", bidirectional=False, lookahead=2)
     with pytest.raises(ValueError, match="init_from.*model differ"):
         Trainer(_tiny_cfg(synth_corpus, tmp_path / "ft2", [f"train.init_from={la}", "model.bidirectional=false"]))
+
+
+def test_beam_and_greedy_streams_end_utterances_at_the_same_frames():
+    """Endpoints read the acoustics, not the search: flashlight's best hypothesis stops at its last
+    completed word, and a beam stream once ended "october twenty first nineteen seventy two" in
+    the middle, while "seventy" was being spoken."""
+    model = AcousticModel.load(default_model("streaming"))
+    lm, weight, score = lm_settings("bundled", None, None, "streaming")
+    speech = lambda name: load_audio(EXAMPLES / f"{name}.flac", 16000)  # noqa: E731
+    audio = np.concatenate([speech("date"), np.zeros(16000, np.float32), speech("digits")])
+    finals = {}
+    for name, cfg in {"greedy": None, "beam": DecodeConfig(decoder="beam", lm=lm, lm_weight=weight, word_score=score)}.items():
+        rec = StreamingRecognizer(model, cfg)
+        events = [e for i in range(0, len(audio), 1600) for e in rec.accept(audio[i : i + 1600])] + rec.finish()
+        finals[name] = [(round(e.start, 2), round(e.end, 2), e.text) for e in events if e.kind == "final" and e.text]
+    assert [f[:2] for f in finals["beam"]] == [f[:2] for f in finals["greedy"]]
+    assert len(finals["beam"]) == 2, finals
+    assert finals["beam"][0][2].endswith("seventy two") and finals["beam"][1][2] == "enter five three one two"
