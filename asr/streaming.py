@@ -100,6 +100,22 @@ class _BeamStream:
         r = finished[0] if finished else self.dec.decoder.get_best_hypothesis()
         return self.dec.hypothesis_from(r, lp, offset, self.kept), self.dec.frame_path(r, self.kept, lp.shape[0]).tolist()
 
+    def tail(self, offset: float = 0.0) -> list[Word]:
+        """Greedy words over the frames after the best hypothesis: flashlight's best hypothesis so
+        far stops at its last *completed* word, so without them a partial result would lag a
+        word behind the speech. They are a partial's unstable end; finals never include them."""
+        if not self.frames or self.finished:
+            return []
+        covered = len(self.dec.decoder.get_best_hypothesis().tokens) - 1  # search frames, after the leading one
+        start = self.kept[covered - 1] + 1 if 0 < covered <= len(self.kept) else (0 if covered <= 0 else self.frames)
+        lp = torch.from_numpy(self._lp[start : self.frames])
+        if not lp.shape[0]:
+            return []
+        conf, path = lp.max(-1)
+        fs = self.dec.frame_seconds
+        return words_from_alignment(collapse(path.tolist(), self.dec.vocab.blank), conf.exp().tolist(), self.dec.vocab, fs,
+                                    offset + start * fs)
+
     def _append(self, lp: np.ndarray) -> None:
         """Copy a chunk's log-probs after the utterance's, doubling the buffer when full, so a
         partial costs no concatenation of the whole utterance."""
@@ -270,9 +286,10 @@ class StreamingRecognizer:
 
     def _text(self) -> tuple[str, list[Word]]:
         offset = self.utt_start_frame * self.frame_seconds
-        if self._beam:  # words from the search (in lexicon mode: from its word labels)
+        if self._beam:  # words from the search (in lexicon mode: from its word labels), then the word in progress
             hyp, _ = self.decoder.best(offset)
-            return (hyp.text, clip_words(hyp.words, self._now())) if hyp else ("", [])
+            words = (hyp.words if hyp else []) + self.decoder.tail(offset)
+            return " ".join(w.text for w in words), clip_words(words, self._now())
         path, conf = self.decoder.best_path()
         words = words_from_alignment(collapse(path, self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
         return " ".join(w.text for w in words), clip_words(words, self._now())

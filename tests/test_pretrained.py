@@ -175,3 +175,21 @@ def test_beam_and_greedy_streams_end_utterances_at_the_same_frames():
     assert [f[:2] for f in finals["beam"]] == [f[:2] for f in finals["greedy"]]
     assert len(finals["beam"]) == 2, finals
     assert finals["beam"][0][2].endswith("seventy two") and finals["beam"][1][2] == "enter five three one two"
+
+
+def test_beam_stream_partials_keep_up_with_the_speech():
+    """A beam stream's partials end with the word in progress (greedy letters after the search's
+    last completed word), so they come as early as a greedy stream's; its final is the search's."""
+    model = AcousticModel.load(default_model("streaming"))
+    lm, weight, score = lm_settings("bundled", None, None, "streaming")
+    audio = load_audio(EXAMPLES / "date.flac", 16000)
+    events = {}
+    for name, cfg in {"greedy": None, "beam": DecodeConfig(decoder="beam", lm=lm, lm_weight=weight, word_score=score)}.items():
+        rec = StreamingRecognizer(model, cfg)
+        events[name] = [e for i in range(0, len(audio), 1600) for e in rec.accept(audio[i : i + 1600])] + rec.finish()
+    first = {name: next(e.end for e in evs if e.kind == "partial") for name, evs in events.items()}
+    assert first["beam"] == first["greedy"]
+    partials = [e.text for e in events["beam"] if e.kind == "partial"]
+    assert len(partials) >= 10 and all(len(b.split()) >= len(a.split()) - 1 for a, b in zip(partials, partials[1:]))
+    (final,) = [e for e in events["beam"] if e.kind == "final" and e.text]
+    assert final.text.endswith("seventy two")
