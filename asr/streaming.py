@@ -106,8 +106,8 @@ class _BeamStream:
         word behind the speech. They are a partial's unstable end; finals never include them."""
         if not self.frames or self.finished:
             return []
-        covered = len(self.dec.decoder.get_best_hypothesis().tokens) - 1  # search frames, after the leading one
-        start = self.kept[covered - 1] + 1 if 0 < covered <= len(self.kept) else (0 if covered <= 0 else self.frames)
+        covered = min(len(self.dec.decoder.get_best_hypothesis().tokens) - 1, len(self.kept))  # search frames it spans
+        start = self.kept[covered - 1] + 1 if covered > 0 else 0  # the stream frame after them
         lp = torch.from_numpy(self._lp[start : self.frames])
         if not lp.shape[0]:
             return []
