@@ -7,8 +7,9 @@ Two models ship inside the package (``asr/models/``, trained by ``scripts/train_
 
 A command given no ``--model`` uses the one for its kind. A word 3-gram of the same corpora's
 training transcripts ships beside them (``default_en_3gram.arpa``, 6.4k words): ``--lm bundled``
-decodes with it, at the LM weight and word score tuned for each bundled model on dev. ``pack_checkpoint`` stores a model's
-weights as fp16 (half the size; loading casts them back to fp32, the WER is unchanged to the
+decodes with it, at the LM weight and word score tuned for each bundled model on dev.
+
+``pack_checkpoint`` stores a model's weights as fp16 (half the size; loading casts them back to fp32, the WER is unchanged to the
 reported digits: see benchmarks/results/default_model.json).
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ DEFAULT_MODELS = {"offline": "default_en.pt", "streaming": "default_en_stream.pt
 BUNDLED_LM = "bundled"  # what --lm takes for the bundled LM
 DEFAULT_LM = "default_en_3gram.arpa"  # asr lm build on AN4, FSDD, Libri-light, speechocean762 train (scripts/train_default_en.sh)
 # (lm_weight, word_score) for the bundled LM with each bundled model: chosen on the combined dev
-# set by benchmarks/default_model.py (results/default_model.json, commit 386b466).
+# set by benchmarks/default_model.py (results/default_model.json: bundled_lm_weights_agree).
 DEFAULT_LM_WEIGHTS = {"offline": (1.0, 0.0), "streaming": (0.75, 0.0)}
 
 
