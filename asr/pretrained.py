@@ -9,8 +9,8 @@ A command given no ``--model`` uses the one for its kind. A word 3-gram of the s
 training transcripts ships beside them (``default_en_3gram.arpa``, 6.4k words): ``--lm bundled``
 decodes with it, at the LM weight and word score tuned for each bundled model on dev.
 
-``pack_checkpoint`` stores a model's weights as fp16 (half the size; loading casts them back to fp32, the WER is unchanged to the
-reported digits: see benchmarks/results/default_model.json).
+``pack_checkpoint`` stores a model's weights as fp16 (half the size; loading casts them back to
+fp32, the WER is unchanged to the reported digits: see benchmarks/results/default_model.json).
 """
 from __future__ import annotations
 
