@@ -126,6 +126,8 @@ def _lm_build(args: argparse.Namespace) -> int:
 
 
 def _lm_tune(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from .config import DecodeConfig
     from .decoding import make_decoder
     from .decoding.tune import LM_WEIGHTS, WORD_SCORES, grid_table, tune_lm
@@ -143,8 +145,10 @@ def _lm_tune(args: argparse.Namespace) -> int:
     print(f"{len(refs)} utterances; greedy WER {greedy_wer:.2f}%")
     lms = [resolve_lm(lm) for lm in args.lm]
     base = DecodeConfig(decoder="beam", beam_size=args.beam_size, lm_unit=args.lm_unit, lexicon=args.lexicon)
-    best, points = tune_lm(rec.model.vocab, rec.frame_seconds, lps, refs, lms, args.lm_weights or LM_WEIGHTS,
-                           args.word_scores or WORD_SCORES, base)
+    weights, scores = args.lm_weights or LM_WEIGHTS, args.word_scores or WORD_SCORES
+    with tqdm(total=len(lms) * len(weights) * len(scores), unit="point", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        best, points = tune_lm(rec.model.vocab, rec.frame_seconds, lps, refs, lms, weights, scores, base,
+                               on_point=lambda p: bar.update(1))
     for lm in lms:
         print("\n" + grid_table(points, lm))
     as_given = args.lm[lms.index(best.lm)]  # "bundled" stays "bundled"
