@@ -42,7 +42,9 @@ class Batch:
 
 
 def load_rows(manifests: Sequence[str], min_duration: float = 0.0, max_duration: float = float("inf")) -> list[dict]:
-    """Read and filter manifests (duration bounds, empty transcripts), texts normalised."""
+    """Read and filter manifests (duration bounds, empty transcripts), texts normalised. An empty
+    transcript is kept on a row marked ``"nonspeech": true`` (audio that should decode to nothing,
+    ``asr.data.nonspeech``)."""
     rows = []
     for m in manifests:
         for r in read_manifest(m):
@@ -50,7 +52,7 @@ def load_rows(manifests: Sequence[str], min_duration: float = 0.0, max_duration:
             d = float(r.get("duration") or 0.0)
             if d and not (min_duration <= d <= max_duration):
                 continue
-            if not r["text"]:
+            if not r["text"] and not r.get("nonspeech"):
                 continue
             rows.append(r)
     if not rows:
