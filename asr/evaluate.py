@@ -5,6 +5,7 @@ import logging
 import time
 from typing import Callable, Optional
 
+import numpy as np
 import torch
 
 from .audio import AudioError, load_audio
@@ -15,6 +16,17 @@ from .train.metrics import error_counts, error_rates
 from .transcribe import Recognizer
 
 log = logging.getLogger(__name__)
+
+
+def _read(rec: Recognizer, row: dict, failed: list[dict]) -> Optional[np.ndarray]:
+    """A manifest row's audio at the model rate (a segment row: its span only), or None after
+    logging the error and adding it to ``failed``."""
+    try:
+        return load_audio(row["audio"], rec.sample_rate, *segment(row))
+    except AudioError as e:
+        log.warning("%s", e)
+        failed.append({"id": row.get("id"), "audio": row["audio"], "error": str(e)})
+        return None
 
 
 def evaluate(rec: Recognizer, manifest: str, batch_size: int = 16,
@@ -30,12 +42,10 @@ def evaluate(rec: Recognizer, manifest: str, batch_size: int = 16,
     for s in range(0, len(rows), batch_size):
         group, audios = [], []
         for r in rows[s : s + batch_size]:
-            try:
-                audios.append(load_audio(r["audio"], rec.sample_rate, *segment(r)))  # a segment row: its span only
+            audio = _read(rec, r, failed)
+            if audio is not None:
+                audios.append(audio)
                 group.append(r)
-            except AudioError as e:
-                log.warning("%s", e)
-                failed.append({"id": r.get("id"), "audio": r["audio"], "error": str(e)})
         if not group:
             continue
         t0 = time.perf_counter()
@@ -63,14 +73,10 @@ def manifest_log_probs(rec: Recognizer, manifest: str) -> tuple[list[torch.Tenso
     in the third list, as ``evaluate``'s ``failed``."""
     lps, refs, failed = [], [], []
     for r in load_rows([manifest]):
-        try:
-            audio = load_audio(r["audio"], rec.sample_rate, *segment(r))
-        except AudioError as e:
-            log.warning("%s", e)
-            failed.append({"id": r.get("id"), "audio": r["audio"], "error": str(e)})
-            continue
-        lps.append(rec.log_probs(audio))
-        refs.append(normalize_text(r["text"]))
+        audio = _read(rec, r, failed)
+        if audio is not None:
+            lps.append(rec.log_probs(audio))
+            refs.append(normalize_text(r["text"]))
     if not refs:
         raise ValueError(f"{manifest}: no utterance could be read ({len(failed)} failed)")
     return lps, refs, failed

@@ -89,32 +89,38 @@ class _BeamStream:
         if em.shape[0]:
             self.dec.decoder.decode_step(em.ctypes.data, em.shape[0], em.shape[1])
 
+    def _result(self):
+        """Once finished, the best *finished* hypothesis (sentence end scored, unfinished words
+        dropped), as offline decoding returns; before that, the best so far."""
+        finished = self.dec.decoder.get_all_final_hypothesis() if self.finished else []
+        return finished[0] if finished else self.dec.decoder.get_best_hypothesis()
+
     def best(self, offset: float = 0.0) -> tuple[Optional[Hypothesis], list[int]]:
         """(hypothesis, frame path) of the best search state so far."""
         if not self.frames:
             return None, []
-        lp = self._lp[: self.frames]
-        # Once finished, the best *finished* hypothesis (sentence end scored, unfinished words
-        # dropped), as offline decoding returns; before that, the best so far.
-        finished = self.dec.decoder.get_all_final_hypothesis() if self.finished else []
-        r = finished[0] if finished else self.dec.decoder.get_best_hypothesis()
+        lp, r = self._lp[: self.frames], self._result()
         return self.dec.hypothesis_from(r, lp, offset, self.kept), self.dec.frame_path(r, self.kept, lp.shape[0]).tolist()
 
-    def tail(self, offset: float = 0.0) -> list[Word]:
-        """Greedy words over the frames after the best hypothesis: flashlight's best hypothesis so
-        far stops at its last *completed* word, so without them a partial result would lag a
-        word behind the speech. They are a partial's unstable end; finals never include them."""
-        if not self.frames or self.finished:
+    def words(self, offset: float = 0.0) -> list[Word]:
+        """The words so far: the search's, then, until the end, greedy words over the frames after
+        its best hypothesis. flashlight's best hypothesis so far stops at its last *completed*
+        word, so without them a partial result would lag a word behind the speech; they are a
+        partial's unstable end, and finals never include them."""
+        if not self.frames:
             return []
-        covered = min(len(self.dec.decoder.get_best_hypothesis().tokens) - 1, len(self.kept))  # search frames it spans
+        r = self._result()
+        words = self.dec.hypothesis_from(r, self._lp[: self.frames], offset, self.kept).words
+        if self.finished:
+            return words
+        covered = min(len(r.tokens) - 1, len(self.kept))  # search frames the hypothesis spans
         start = self.kept[covered - 1] + 1 if covered > 0 else 0  # the stream frame after them
-        lp = torch.from_numpy(self._lp[start : self.frames])
-        if not lp.shape[0]:
-            return []
-        conf, path = lp.max(-1)
+        if start >= self.frames:
+            return words
+        conf, path = torch.from_numpy(self._lp[start : self.frames]).max(-1)
         fs = self.dec.frame_seconds
-        return words_from_alignment(collapse(path.tolist(), self.dec.vocab.blank), conf.exp().tolist(), self.dec.vocab, fs,
-                                    offset + start * fs)
+        return words + words_from_alignment(collapse(path.tolist(), self.dec.vocab.blank), conf.exp().tolist(),
+                                            self.dec.vocab, fs, offset + start * fs)
 
     def _append(self, lp: np.ndarray) -> None:
         """Copy a chunk's log-probs after the utterance's, doubling the buffer when full, so a
@@ -203,7 +209,7 @@ class StreamingRecognizer:
         self._skip = self.lookahead  # a fresh look-ahead state's first outputs precede the stream
         self.decoder = _BeamStream(self._beam) if self._beam else _GreedyStream()
         self.utt_start_frame = self.frames_out
-        self._utt_frames = self._silent_frames = 0  # for the endpoint rules
+        self._silent_frames = 0  # the utterance's trailing run of blank/space frames (endpoint rules)
         self._last_text = None
 
     def reset(self) -> None:
@@ -287,11 +293,10 @@ class StreamingRecognizer:
     def _text(self) -> tuple[str, list[Word]]:
         offset = self.utt_start_frame * self.frame_seconds
         if self._beam:  # words from the search (in lexicon mode: from its word labels), then the word in progress
-            hyp, _ = self.decoder.best(offset)
-            words = (hyp.words if hyp else []) + self.decoder.tail(offset)
-            return " ".join(w.text for w in words), clip_words(words, self._now())
-        path, conf = self.decoder.best_path()
-        words = words_from_alignment(collapse(path, self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
+            words = self.decoder.words(offset)
+        else:
+            path, conf = self.decoder.best_path()
+            words = words_from_alignment(collapse(path, self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
         return " ".join(w.text for w in words), clip_words(words, self._now())
 
     def _check(self, t0: float) -> list[Event]:
@@ -308,13 +313,12 @@ class StreamingRecognizer:
 
     def _endpoint(self, spoke: bool) -> bool:
         e = self.endpoint
-        if self._utt_frames * self.frame_seconds >= e.max_utterance:
+        if (self.frames_out - self.utt_start_frame) * self.frame_seconds >= e.max_utterance:
             return True
         return self._silent_frames * self.frame_seconds >= (e.trailing_silence if spoke else e.leading_silence)
 
     def _track_silence(self, lp: torch.Tensor) -> None:
-        """Count the utterance's frames and its trailing run of frames whose most likely token is
-        blank or space. Endpoints read the acoustics, not the search: flashlight's best hypothesis
+        """Count the utterance's trailing run of frames whose most likely token is blank or space. Endpoints read the acoustics, not the search: flashlight's best hypothesis
         ends at its last *completed* word, so a word being spoken looked like silence to a beam
         search (the bundled model + LM ended "october twenty first nineteen seventy two" after
         "seventy"). Greedy and beam decoding thus end utterances at the same frames."""
@@ -322,7 +326,6 @@ class StreamingRecognizer:
         speech = ((best != self.vocab.blank) & (best != self.vocab.space)).nonzero()
         n = lp.shape[0]
         self._silent_frames = self._silent_frames + n if len(speech) == 0 else n - 1 - int(speech[-1])
-        self._utt_frames += n
 
     def _final(self, t0: float) -> list[Event]:
         if self._beam:

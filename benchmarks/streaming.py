@@ -187,9 +187,10 @@ def choose_lm(model: AcousticModel, dev, arpas: dict[int, str]) -> tuple[float, 
     refs = [t for _, t in dev]
     greedy = make_decoder(model.vocab, DecodeConfig(), fs)
     dev_greedy = error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0]
-    orders = sorted(arpas)  # ties to the lower order: listed first
-    best, _ = tune_lm(model.vocab, fs, lps, refs, [arpas[o] for o in orders], LM_WEIGHTS, WORD_SCORES, DecodeConfig(beam_size=32))
-    return best.wer, orders[[arpas[o] for o in orders].index(best.lm)], best.lm_weight, best.word_score, dev_greedy
+    order_of = {arpa: order for order, arpa in arpas.items()}
+    best, _ = tune_lm(model.vocab, fs, lps, refs, [arpas[o] for o in sorted(arpas)],  # ties to the lower order: listed first
+                      LM_WEIGHTS, WORD_SCORES, DecodeConfig(beam_size=32))
+    return best.wer, order_of[best.lm], best.lm_weight, best.word_score, dev_greedy
 
 
 def main() -> None:
