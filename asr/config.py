@@ -133,9 +133,13 @@ class AugmentConfig:
     pad_prob: float = 0.0
     pad_seconds: list = field(default_factory=lambda: [0.0, 0.6])
     pad_level_dbfs: list = field(default_factory=lambda: [-75.0, -45.0])
+    # A narrow-band phone line, applied last: the fraction of utterances that get it (0 = off).
+    # Voice band with edges drawn from 200-400 Hz and 3000-3700 Hz, 8 kHz sampling, G.711 8-bit
+    # mu-law, then back to the model's rate: call recordings and 8 kHz files sound like this.
+    telephone_prob: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("noise_prob", "reverb_prob", "pad_prob"):
+        for name in ("noise_prob", "reverb_prob", "pad_prob", "telephone_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"augment.{name} must be in [0, 1], got {getattr(self, name)}")
         for name, low_ok, rule in (("noise_snr_db", lambda lo: lo > float("-inf"), "low <= high"),

@@ -15,8 +15,8 @@ from helpers import speechlike
 
 from asr.audio import load_audio
 from asr.config import AugmentConfig, FeatureConfig, load_config
-from asr.data.augment import (NOISE_COLORS, NoiseBank, WaveformAugment, add_noise, colored_noise, make_rir,
-                               pad_with_room_tone, reverberate)
+from asr.data.augment import (NOISE_COLORS, NoiseBank, WaveformAugment, add_noise, band_pass, colored_noise, make_rir,
+                               mu_law, pad_with_room_tone, reverberate, telephone)
 from asr.data.dataset import BucketSampler, TrainData, UtteranceFeatures, load_rows
 from asr.features import compute_features
 from asr.text import Vocabulary
@@ -195,6 +195,57 @@ def test_padding_augmentation_draws_lengths_in_range():
     for bad in ({"pad_prob": 2.0}, {"pad_seconds": [-0.1, 0.2]}, {"pad_seconds": [0.5, 0.2]}, {"pad_level_dbfs": [-40, -60]}):
         with pytest.raises(ValueError, match="pad_"):
             AugmentConfig(**bad)
+
+
+# ---------------------------------------------------------------- telephone channel
+def level_db(y: np.ndarray, x: np.ndarray) -> float:
+    mid = slice(len(x) // 8, -len(x) // 8)  # away from the edges
+    return 10 * np.log10(np.mean(y[mid].astype(np.float64) ** 2) / np.mean(x[mid].astype(np.float64) ** 2))
+
+
+@pytest.mark.parametrize("freq,inside", [(80, False), (1000, True), (2500, True), (5000, False), (7000, False)])
+def test_telephone_keeps_the_voice_band_only(freq, inside):
+    t = np.arange(SR) / SR
+    x = (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    y = telephone(x, SR)
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert (abs(level_db(y, x)) < 1.5) if inside else (level_db(y, x) < -30)
+
+
+def test_mu_law_is_an_8_bit_codec():
+    ramp = np.linspace(-1, 1, 50001).astype(np.float32)
+    coded = mu_law(ramp)
+    assert len(np.unique(coded)) == 256 and np.all(np.diff(coded) >= 0)  # 256 levels, in order
+    assert np.abs(coded - ramp).max() < 0.04  # coarse steps near full scale ...
+    quiet = np.linspace(-0.01, 0.01, 1001).astype(np.float32)
+    assert np.abs(mu_law(quiet) - quiet).max() < 5e-4  # ... fine ones near zero: that is mu-law
+    assert mu_law(np.array([3.0, -3.0], np.float32)).tolist() == [1.0, -1.0]  # clipped at full scale
+
+
+def test_band_pass_and_telephone_reject_impossible_settings():
+    x = speechlike(SR, 0.3)
+    with pytest.raises(ValueError, match="low_hz < high_hz"):
+        band_pass(x, SR, 3000, 300)
+    with pytest.raises(ValueError, match="low_hz < high_hz"):
+        band_pass(x, 8000, 300, 4000)
+    with pytest.raises(ValueError, match=">= 8000 Hz"):
+        telephone(x, 4000)
+
+
+def test_telephone_augmentation_is_drawn_and_deterministic():
+    x = speechlike(SR, 1.0, seed=2)
+    aug = WaveformAugment(AugmentConfig(telephone_prob=1.0), SR)
+    a, b = (aug.apply(x, seed=4, noise=False, reverb=False, phone=True) for _ in range(2))
+    assert np.array_equal(a, b) and a.shape == x.shape
+    assert not np.array_equal(a, aug.apply(x, seed=5, noise=False, reverb=False, phone=True))  # band edges drawn
+    spec = np.abs(np.fft.rfft(a)) ** 2
+    f = np.fft.rfftfreq(len(a), 1 / SR)
+    assert spec[f > 4000].sum() < 1e-4 * spec.sum()  # nothing above the 8 kHz line's band
+    rng = random.Random(0)
+    draws = [WaveformAugment(AugmentConfig(telephone_prob=0.25), SR).draw(rng) for _ in range(400)]
+    assert 70 < sum(d is not None for d in draws) < 130
+    with pytest.raises(ValueError, match="telephone_prob"):
+        AugmentConfig(telephone_prob=-0.1)
 
 
 # ---------------------------------------------------------------- in the training data path

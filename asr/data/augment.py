@@ -1,5 +1,5 @@
-"""Waveform augmentation for training: additive noise at a random SNR, simulated reverberation, and
-room-tone padding around trimmed clips.
+"""Waveform augmentation for training: additive noise at a random SNR, simulated reverberation,
+room-tone padding around trimmed clips, and a narrow-band telephone channel.
 
 Pure functions of (audio, parameters, numpy Generator) plus two small holders: ``NoiseBank`` (noise
 recordings under a folder) and ``WaveformAugment`` (what ``AugmentConfig`` asks for, one utterance
@@ -25,6 +25,9 @@ from ..transcribe import AUDIO_EXTENSIONS
 log = logging.getLogger(__name__)
 
 NOISE_COLORS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # power spectral density ~ 1 / f**k
+TELEPHONE_RATE = 8000  # G.711: 8 kHz, 8-bit mu-law
+TELEPHONE_LOW_HZ = (200.0, 400.0)  # a phone line's band edges, drawn per utterance
+TELEPHONE_HIGH_HZ = (3000.0, 3700.0)
 DRR_RANGE_DB = (0.0, 10.0)  # direct-to-reverberant energy ratio of a synthetic room, drawn per RIR
 EARLY_REFLECTIONS = 6  # discrete reflections within the first 50 ms of a synthetic room
 Waveform = np.ndarray  # (samples,) float32
@@ -209,6 +212,42 @@ def reverberate(audio: Waveform, rir: Waveform, delay: Optional[int] = None) -> 
     return wet.astype(np.float32)
 
 
+# ---------------------------------------------------------------- telephone channel
+def mu_law(audio: Waveform, bits: int = 8) -> Waveform:
+    """``audio`` through a mu-law codec (G.711's companding at ``bits``; 2**bits levels),
+    compressed, quantized and expanded again. Samples beyond full scale are clipped, as a codec does."""
+    levels = 2**bits
+    mu = levels - 1
+    x = np.clip(audio.astype(np.float64), -1.0, 1.0)
+    c = np.sign(x) * np.log1p(mu * np.abs(x)) / math.log1p(mu)  # in [-1, 1]
+    c = np.round((c + 1.0) / 2.0 * mu) / mu * 2.0 - 1.0  # one of 2**bits codes
+    return (np.sign(c) * np.expm1(np.abs(c) * math.log1p(mu)) / mu).astype(np.float32)
+
+
+def band_pass(audio: Waveform, sample_rate: int, low_hz: float, high_hz: float, order: int = 4) -> Waveform:
+    """Zero-phase band-pass with Butterworth magnitude edges (``order`` per edge) at ``low_hz`` and
+    ``high_hz``, applied in the frequency domain (with room for the response to die out)."""
+    if not 0.0 < low_hz < high_hz < sample_rate / 2:
+        raise ValueError(f"need 0 < low_hz < high_hz < {sample_rate / 2:g} Hz, got {low_hz:g} and {high_hz:g}")
+    x = _check_mono(audio).astype(np.float64)
+    nfft = 1 << (len(x) + sample_rate // 10 - 1).bit_length()
+    f = np.fft.rfftfreq(nfft, 1.0 / sample_rate)
+    with np.errstate(divide="ignore"):
+        gain = 1.0 / np.sqrt((1.0 + (low_hz / f) ** (2 * order)) * (1.0 + (f / high_hz) ** (2 * order)))
+    return np.fft.irfft(np.fft.rfft(x, nfft) * gain, nfft)[: len(x)].astype(np.float32)
+
+
+def telephone(audio: Waveform, sample_rate: int, low_hz: float = 300.0, high_hz: float = 3400.0) -> Waveform:
+    """``audio`` as a narrow-band phone call carries it: the voice band ``low_hz``..``high_hz``,
+    8 kHz sampling, 8-bit mu-law, then back to ``sample_rate`` (same length)."""
+    if sample_rate < TELEPHONE_RATE:
+        raise ValueError(f"a telephone channel needs audio at >= {TELEPHONE_RATE} Hz, got {sample_rate}")
+    narrow = resample(band_pass(audio, sample_rate, low_hz, high_hz), sample_rate, TELEPHONE_RATE)
+    wide = resample(mu_law(narrow), TELEPHONE_RATE, sample_rate)
+    n = len(audio)
+    return wide[:n] if len(wide) >= n else np.pad(wide, (0, n - len(wide)))
+
+
 # ---------------------------------------------------------------- per utterance
 def pad_with_room_tone(audio: Waveform, lead: int, trail: int, level_dbfs: float, color: str,
                        rng: np.random.Generator) -> Waveform:
@@ -224,8 +263,8 @@ def pad_with_room_tone(audio: Waveform, lead: int, trail: int, level_dbfs: float
 
 
 class WaveformAugment:
-    """Room-tone padding, reverberation, then additive noise, as ``AugmentConfig`` asks; training
-    data only.
+    """Room-tone padding, reverberation, additive noise, then a telephone channel, as
+    ``AugmentConfig`` asks; training data only.
 
     ``draw(rng)`` makes one utterance's choices from the batch's generator (seeded by seed, epoch
     and batch index) and returns None for a clean utterance, else the function to apply to its
@@ -241,11 +280,13 @@ class WaveformAugment:
         noisy = self.cfg.noise_prob > 0 and rng.random() < self.cfg.noise_prob
         reverb = self.cfg.reverb_prob > 0 and rng.random() < self.cfg.reverb_prob
         pad = self.cfg.pad_prob > 0 and rng.random() < self.cfg.pad_prob
-        if not (noisy or reverb or pad):
+        phone = self.cfg.telephone_prob > 0 and rng.random() < self.cfg.telephone_prob
+        if not (noisy or reverb or pad or phone):
             return None
-        return functools.partial(self.apply, seed=rng.getrandbits(64), noise=noisy, reverb=reverb, pad=pad)
+        return functools.partial(self.apply, seed=rng.getrandbits(64), noise=noisy, reverb=reverb, pad=pad, phone=phone)
 
-    def apply(self, audio: Waveform, seed: int, noise: bool = True, reverb: bool = True, pad: bool = False) -> Waveform:
+    def apply(self, audio: Waveform, seed: int, noise: bool = True, reverb: bool = True, pad: bool = False,
+              phone: bool = False) -> Waveform:
         """(samples,) -> (samples,) float32; every draw comes from ``seed``."""
         g = np.random.default_rng(seed)
         if pad:
@@ -261,4 +302,6 @@ class WaveformAugment:
             else:
                 n = colored_noise(len(audio), list(NOISE_COLORS)[int(g.integers(len(NOISE_COLORS)))], g)
             audio = add_noise(audio, n, snr)
+        if phone:
+            audio = telephone(audio, self.sample_rate, float(g.uniform(*TELEPHONE_LOW_HZ)), float(g.uniform(*TELEPHONE_HIGH_HZ)))
         return audio
