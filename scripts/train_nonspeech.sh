@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Stage 5 of a bundled model: seeds from its stage-4 weights on stage 4's data mix plus synthesized
+# non-speech clips, the mean of their best.pt (asr average: a "model soup"; the seeds share their
+# start), then the figures of the shipping rule written in the config's comment.
+#
+#   bash scripts/train_nonspeech.sh streaming   # configs/default_en_stream_nonspeech.yaml, 5 seeds, ~30 min
+#   bash scripts/train_nonspeech.sh offline     # configs/default_en_nonspeech.yaml, 2 seeds, ~25 min
+#
+# Needs data/default_en (scripts/prepare_default_en.py). Seeds run two at a time (one core each).
+# A killed run continues where it stopped: rerun it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ASR=.venv/bin/asr
+PY=.venv/bin/python
+case "${1:-}" in
+    streaming) CONFIG=configs/default_en_stream_nonspeech.yaml OUT=exp/default_en_stream_ns
+               MODEL=asr/models/default_en_stream.pt SEEDS=(0 1 2 3 4) ;;
+    offline)   CONFIG=configs/default_en_nonspeech.yaml OUT=exp/default_en_ns
+               MODEL=asr/models/default_en.pt SEEDS=(0 1) ;;
+    *) echo "usage: $0 streaming|offline" >&2; exit 2 ;;
+esac
+START=exp/$(basename "$MODEL" .pt)_stage4.pt  # the config's init_from
+
+[[ -f data/nonspeech/train.jsonl ]] || $PY -c "from asr.data.nonspeech import synthesize_nonspeech as s; s('data/nonspeech', 400, seed=0, name='train')"
+[[ -f data/nonspeech/heldout.jsonl ]] || $PY -c "from asr.data.nonspeech import synthesize_nonspeech as s; s('data/nonspeech', 60, seed=1, name='heldout')"
+mkdir -p "$OUT"
+# The start: stage 4 of scripts/train_default_en.sh, as shipped in commit cd570ac.
+[[ -f "$START" ]] || git show "cd570ac:$MODEL" > "$START"
+
+train() {  # train SEED: resume if a run is there, skip if it finished
+    local out="$OUT/seed$1"
+    if [[ -f "$out/done" ]]; then echo "$out: finished earlier"; return; fi
+    if [[ -f "$out/last.pt" ]]; then
+        $ASR train --resume "$out" > "$out.log" 2>&1
+    else
+        $ASR train --config "$CONFIG" train.out_dir="$out" train.seed="$1" > "$out.log" 2>&1
+    fi
+    touch "$out/done"
+}
+
+for ((i = 0; i < ${#SEEDS[@]}; i += 2)); do
+    train "${SEEDS[i]}" &
+    [[ $((i + 1)) -lt ${#SEEDS[@]} ]] && train "${SEEDS[i + 1]}" &
+    wait
+done
+$ASR average "${SEEDS[@]/#/$OUT/seed}" -o "$OUT/soup.pt"
+# The rule's figures: (1) AN4 + FSDD dev, (2) all-corpora dev, (3) non-speech words per minute.
+$ASR evaluate --model "$OUT/soup.pt" --manifest data/default_en/dev_commands.jsonl
+$ASR evaluate --model "$OUT/soup.pt" --manifest data/default_en/dev.jsonl
+$PY benchmarks/nonspeech.py --model "$OUT/soup.pt" --result "nonspeech_$(basename "$OUT")_soup.json"
