@@ -164,8 +164,10 @@ def test_music_with_speech_44k_stereo(kind, clip, tmp_path, offline, streaming):
     assert_sensible(transcribe(kind, path, offline, streaming), CLIPS[clip])
 
 
-@pytest.mark.xfail(strict=True, reason="known weakness: both models spell out music without speech (README model card)")
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [
+    "offline",  # trained with non-speech clips (stage 5): it writes next to nothing
+    pytest.param("streaming", marks=pytest.mark.xfail(
+        strict=True, reason="known weakness: the streaming model spells out music without speech (README model card)"))])
 def test_music_alone_gives_next_to_nothing(kind, tmp_path, offline, streaming):
     path = tmp_path / "music.wav"
     sf.write(str(path), (0.8 * music(10.0, 44100, seed=1)).astype(np.float32), 44100, subtype="PCM_16")
