@@ -5,6 +5,7 @@
 #
 #   bash scripts/train_nonspeech.sh streaming   # configs/default_en_stream_nonspeech.yaml, 5 seeds, ~30 min
 #   bash scripts/train_nonspeech.sh offline     # configs/default_en_nonspeech.yaml, 2 seeds, ~25 min
+#   bash scripts/train_nonspeech.sh streaming2  # the streaming config at the offline one's settings, 2 seeds
 #
 # Needs data/default_en (scripts/prepare_default_en.py). Seeds run two at a time (one core each).
 # A killed run continues where it stopped: rerun it.
@@ -12,9 +13,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ASR=.venv/bin/asr
 PY=.venv/bin/python
+EXTRA=()
 case "${1:-}" in
     streaming) CONFIG=configs/default_en_stream_nonspeech.yaml OUT=exp/default_en_stream_ns
                MODEL=asr/models/default_en_stream.pt SEEDS=(0 1 2 3 4) ;;
+    streaming2) CONFIG=configs/default_en_stream_nonspeech.yaml OUT=exp/default_en_stream_ns2
+               MODEL=asr/models/default_en_stream.pt SEEDS=(0 1)
+               EXTRA=("data.weights=[1,1,0.05,0.05,0.25,0.05,0.1]" optim.lr=1e-4 augment.telephone_prob=0.2) ;;
     offline)   CONFIG=configs/default_en_nonspeech.yaml OUT=exp/default_en_ns
                MODEL=asr/models/default_en.pt SEEDS=(0 1) ;;
     *) echo "usage: $0 streaming|offline" >&2; exit 2 ;;
@@ -33,7 +38,7 @@ train() {  # train SEED: resume if a run is there, skip if it finished
     if [[ -f "$out/last.pt" ]]; then
         $ASR train --resume "$out" > "$out.log" 2>&1
     else
-        $ASR train --config "$CONFIG" train.out_dir="$out" train.seed="$1" > "$out.log" 2>&1
+        $ASR train --config "$CONFIG" train.out_dir="$out" train.seed="$1" "${EXTRA[@]}" > "$out.log" 2>&1
     fi
     touch "$out/done"
 }
