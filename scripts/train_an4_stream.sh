@@ -22,21 +22,14 @@ mkdir -p "$OUT"
 # writes it here when it runs the stages itself).
 [[ -f exp/default_en_stream_stage4.pt ]] || git show cd570ac:asr/models/default_en_stream.pt > exp/default_en_stream_stage4.pt
 
-train() {  # train SEED: resume if a run is there, skip if it finished
-    local out="$OUT/seed$1"
-    if [[ -f "$out/done" ]]; then echo "$out: finished earlier"; return; fi
-    if [[ -f "$out/last.pt" ]]; then
-        $ASR train --resume "$out" > "$out.log" 2>&1
-    else
-        $ASR train --config configs/an4_stream_ft.yaml train.out_dir="$out" train.seed="$1" \
-            data.train="[$DATA/train.jsonl]" data.dev="$DATA/dev.jsonl" > "$out.log" 2>&1
-    fi
-    touch "$out/done"
+source scripts/train_lib.sh
+seed() {  # seed N: one seed of the recipe
+    train configs/an4_stream_ft.yaml "$OUT/seed$1" train.seed="$1" data.train="[$DATA/train.jsonl]" data.dev="$DATA/dev.jsonl"
 }
 
-train 0 & train 1 & wait
-train 2 & train 3 & wait
-train 4 & train 5 & wait
+seed 0 & seed 1 & wait
+seed 2 & seed 3 & wait
+seed 4 & seed 5 & wait
 # Each seed's best.pt is its dev-best epoch; the soup is their mean.
 $ASR average "$OUT"/seed{0,1,2,3,4,5}/best.pt -o "$OUT/soup.pt"
 .venv/bin/python benchmarks/streaming.py --model "$OUT/soup.pt" --data "$DATA" --realtime-utts 30 \

@@ -28,16 +28,7 @@ STAGE1=exp/default_en_stage1
 
 $PY scripts/prepare_default_en.py "$CORPORA" --out "$DATA"
 
-train() {  # train CONFIG OUT_DIR [overrides...]: resume if a run is there, skip if it finished
-    local config=$1 out=$2; shift 2
-    if [[ -f "$out/done" ]]; then echo "$out: finished earlier"; return; fi
-    if [[ -f "$out/last.pt" ]]; then
-        $ASR train --resume "$out" > "$out.log" 2>&1
-    else
-        $ASR train --config "$config" train.out_dir="$out" "$@" > "$out.log" 2>&1
-    fi
-    touch "$out/done"
-}
+source scripts/train_lib.sh  # train CONFIG OUT_DIR [overrides...]
 
 mkdir -p "$STAGE1"
 train configs/an4.yaml "$STAGE1/an4" data.train="[$DATA/an4/train.jsonl]" data.dev="$DATA/an4/dev.jsonl" train.threads=1 &

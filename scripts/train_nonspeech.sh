@@ -32,20 +32,12 @@ mkdir -p "$OUT"
 # The start: stage 4 of scripts/train_default_en.sh, as shipped in commit cd570ac.
 [[ -f "$START" ]] || git show "cd570ac:$MODEL" > "$START"
 
-train() {  # train SEED: resume if a run is there, skip if it finished
-    local out="$OUT/seed$1"
-    if [[ -f "$out/done" ]]; then echo "$out: finished earlier"; return; fi
-    if [[ -f "$out/last.pt" ]]; then
-        $ASR train --resume "$out" > "$out.log" 2>&1
-    else
-        $ASR train --config "$CONFIG" train.out_dir="$out" train.seed="$1" "${EXTRA[@]}" > "$out.log" 2>&1
-    fi
-    touch "$out/done"
-}
+source scripts/train_lib.sh
+seed() { train "$CONFIG" "$OUT/seed$1" train.seed="$1" "${EXTRA[@]}"; }  # seed N: one seed of the recipe
 
 for ((i = 0; i < ${#SEEDS[@]}; i += 2)); do
-    train "${SEEDS[i]}" &
-    [[ $((i + 1)) -lt ${#SEEDS[@]} ]] && train "${SEEDS[i + 1]}" &
+    seed "${SEEDS[i]}" &
+    [[ $((i + 1)) -lt ${#SEEDS[@]} ]] && seed "${SEEDS[i + 1]}" &
     wait
 done
 $ASR average "${SEEDS[@]/#/$OUT/seed}" -o "$OUT/soup.pt"
