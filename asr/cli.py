@@ -82,7 +82,7 @@ def _decode_config(args: argparse.Namespace, kind: str = "offline"):
                         beam_threshold=args.beam_threshold, blank_skip=args.blank_skip,
                         token_min_logp=args.token_min_logp, lm=lm,
                         lm_unit=args.lm_unit, lm_weight=lm_weight, word_score=word_score, lexicon=args.lexicon,
-                        nbest=args.nbest, hotwords=hotwords)
+                        nbest=args.nbest, hotwords=hotwords, min_confidence=args.min_confidence)
 
 
 def _add_decode_args(s: argparse.ArgumentParser) -> None:
@@ -104,6 +104,9 @@ def _add_decode_args(s: argparse.ArgumentParser) -> None:
     g.add_argument("--hotword", action="append", metavar="WORD[:BOOST]", help="bias towards a word or phrase (repeatable)")
     g.add_argument("--hotwords-file", help="one WORD[:BOOST] per line")
     g.add_argument("--nbest", type=int, default=1, help="return the N best hypotheses")
+    g.add_argument("--min-confidence", type=float, default=0.0,
+                   help="say nothing for a result (file, segment, streamed utterance) whose words' mean confidence "
+                   "is below this, e.g. 0.6 where music or noise gets transcribed (default 0: off)")
 
 
 KENLM_MAX_ORDER = 6  # flashlight-text's KenLM is compiled with KENLM_MAX_ORDER=6

@@ -251,6 +251,10 @@ class DecodeConfig:
     refine_word_ends: bool = True  # move word ends to where the sound stops (files, not streams)
     hotwords: list = field(default_factory=list)  # "word" or "phrase:boost"
     hotword_boost: float = 4.0  # default bonus (natural log) per hotword or phrase
+    # A result (a file, a segment of a long file, a streamed utterance and its partials) whose
+    # words' mean confidence is below this comes out empty: what a model writes for music or noise
+    # is mostly letters it is unsure of. 0 = off (benchmarks/confidence_gate.py measures it).
+    min_confidence: float = 0.0
 
     def __post_init__(self) -> None:
         if self.decoder not in ("greedy", "beam"):
@@ -259,6 +263,8 @@ class DecodeConfig:
             raise ValueError(f"lm_unit must be 'auto', 'word' or 'char', got {self.lm_unit!r}")
         if self.beam_size < 1 or self.nbest < 1:
             raise ValueError(f"beam_size and nbest must be >= 1, got {self.beam_size}, {self.nbest}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
 
 
 SECTIONS = {

@@ -18,3 +18,8 @@ class Hypothesis:
     tokens: list[int]
     score: float  # log-probability (greedy: sum of the chosen frames' log-probs)
     words: list[Word] = field(default_factory=list)
+
+
+def mean_confidence(words: list[Word]) -> float:
+    """The mean of the words' confidences; 1.0 for no words (nothing to doubt)."""
+    return sum(w.confidence for w in words) / len(words) if words else 1.0
