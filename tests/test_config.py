@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from asr.config import Config, FeatureConfig, ModelConfig, load_config, save_config
+from asr.config import Config, DecodeConfig, FeatureConfig, ModelConfig, load_config, save_config
 
 
 def write(tmp_path, text: str):
@@ -141,3 +141,11 @@ def test_model_config_validation(kwargs, match):
 def test_invalid_values_in_file_raise(tmp_path):
     with pytest.raises(ValueError, match="stride"):
         load_config(write(tmp_path, "model: {stack: 1, stride: 2}\n"))
+
+
+def test_decode_config_checks_the_confidence_gate():
+    assert DecodeConfig().min_confidence == 0.0  # off unless asked for
+    assert DecodeConfig(min_confidence=0.6).min_confidence == 0.6
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="min_confidence"):
+            DecodeConfig(min_confidence=bad)

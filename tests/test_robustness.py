@@ -21,7 +21,9 @@ import soundfile as sf
 import soxr
 
 from asr.audio import load_audio
+from asr.config import DecodeConfig
 from asr.data.augment import pad_with_room_tone
+from asr.data.nonspeech import synthesize_nonspeech
 from asr.model import AcousticModel
 from asr.pretrained import default_model
 from asr.streaming import StreamingRecognizer
@@ -45,10 +47,13 @@ def streaming():
     return AcousticModel.load(default_model("streaming"))
 
 
-def transcribe(kind: str, path: Path, offline, streaming) -> str:
+def transcribe(kind: str, path: Path, offline, streaming, min_confidence: float = 0.0) -> str:
+    decode = DecodeConfig(min_confidence=min_confidence)
     if kind == "offline":
+        if min_confidence:
+            offline = load_model(default_model("offline"), decode=decode)
         return offline.transcribe(str(path)).text
-    rec = StreamingRecognizer(streaming)
+    rec = StreamingRecognizer(streaming, decode=decode)
     audio = load_audio(path, SR)
     finals = []
     for i in range(0, len(audio), 1600):  # 100 ms blocks, as a microphone delivers them
@@ -173,6 +178,25 @@ def test_music_alone_gives_next_to_nothing(kind, tmp_path, offline, streaming):
     sf.write(str(path), (0.8 * music(10.0, 44100, seed=1)).astype(np.float32), 44100, subtype="PCM_16")
     hyp = transcribe(kind, path, offline, streaming)
     assert len(hyp.split()) <= 2, hyp
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_confidence_gate_quiets_non_speech_and_keeps_speech(kind, tmp_path, offline, streaming):
+    """--min-confidence 0.6 (benchmarks/confidence_gate.py: AN4 + FSDD dev WER unchanged for both
+    models): far fewer words on the held-out non-speech clips of asr.data.nonspeech (seed 1), while
+    the examples, also under music, still come through. (It does not rescue the streaming model on
+    this file's kick drums, which it hears as a confident "four": see the xfail above.)"""
+    clips = synthesize_nonspeech(tmp_path / "ns", 12, seed=1, name="heldout").parent / "wav"
+    words = [sum(len(transcribe(kind, p, offline, streaming, min_confidence=g).split()) for p in sorted(clips.glob("*.wav")))
+             for g in (0.0, 0.6)]
+    assert words[0] > 0 and words[1] <= words[0] / 2, words
+    for clip in CLIPS:
+        assert_sensible(transcribe(kind, EXAMPLES / f"{clip}.flac", offline, streaming, min_confidence=0.6), CLIPS[clip])
+    x = soxr.resample(speech("digits"), SR, 44100)
+    song = tmp_path / "song.wav"
+    sf.write(str(song), mix_at_snr(x, music(len(x) / 44100, 44100), snr_db=10.0).astype(np.float32), 44100, subtype="PCM_16")
+    assert_sensible(transcribe(kind, song, offline, streaming, min_confidence=0.6), CLIPS["digits"])
+    assert transcribe(kind, EXAMPLES / "digits.flac", offline, streaming, min_confidence=1.0) == ""  # nothing is that sure
 
 
 @pytest.mark.parametrize("kind", KINDS)
