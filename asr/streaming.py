@@ -23,7 +23,7 @@ from .config import DecodeConfig
 from .decoding.beam import blank_skip_mask
 from .decoding.greedy import collapse, words_from_alignment
 from .decoding.timing import clip_words
-from .decoding.types import Hypothesis, Word, mean_confidence
+from .decoding.types import Hypothesis, Word, doubtful
 from .features import StreamingFeatures
 from .level import RunningGain
 from .model import AcousticModel
@@ -297,7 +297,7 @@ class StreamingRecognizer:
         else:
             path, conf = self.decoder.best_path()
             words = words_from_alignment(collapse(path, self.vocab.blank), conf, self.vocab, self.frame_seconds, offset)
-        if mean_confidence(words) < self.decode_cfg.min_confidence:  # doubtful so far: nothing to show
+        if doubtful(words, self.decode_cfg.min_confidence):  # so far: nothing to show
             return "", []
         return " ".join(w.text for w in words), clip_words(words, self._now())
 

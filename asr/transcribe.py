@@ -14,7 +14,7 @@ from .audio import audio_info, load_audio, prepare_array, stream_audio
 from .config import DecodeConfig
 from .decoding import make_decoder
 from .decoding.timing import clip_words, refine_word_ends
-from .decoding.types import Hypothesis, Word, mean_confidence
+from .decoding.types import Hypothesis, Word, doubtful
 from .segment import SegmenterConfig, segment_stream
 from .features import compute_features
 from .level import boost_quiet
@@ -94,7 +94,7 @@ class Recognizer:
             end = offset + len(samples) / self.sample_rate
             for h in nbest:
                 h.words = clip_words(h.words, end)
-        if mean_confidence(nbest[0].words) < self.decode_cfg.min_confidence:  # doubtful: say nothing
+        if doubtful(nbest[0].words, self.decode_cfg.min_confidence):  # say nothing
             return [Hypothesis("", [], nbest[0].score, [])]
         return nbest
 

@@ -19,11 +19,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from asr.decoding.types import mean_confidence  # noqa: E402
+from asr.decoding.types import doubtful  # noqa: E402
 from asr.evaluate import manifest_log_probs  # noqa: E402
 from asr.train.metrics import error_rates  # noqa: E402
 from asr.transcribe import load_model  # noqa: E402
 from benchmarks.common import ROOT, write_result  # noqa: E402
+from benchmarks.nonspeech import minutes  # noqa: E402
 
 GRID = [0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 DATA = ROOT / "data" / "default_en"
@@ -33,7 +34,7 @@ NONSPEECH = ROOT / "data" / "nonspeech" / "heldout.jsonl"
 
 
 def gated(hyps: list, threshold: float) -> list[str]:
-    return [h.text if mean_confidence(h.words) >= threshold else "" for h in hyps]
+    return ["" if doubtful(h.words, threshold) else h.text for h in hyps]
 
 
 def score(model: str) -> dict:
@@ -41,15 +42,15 @@ def score(model: str) -> dict:
     decoded = {}
     for name, manifest in {**SETS, "nonspeech": NONSPEECH}.items():
         lps, refs, _ = manifest_log_probs(rec, str(manifest))
-        decoded[name] = (refs, [rec.decoder.decode(lp)[0] for lp in lps], sum(lp.shape[0] for lp in lps) * rec.frame_seconds / 60)
+        decoded[name] = (refs, [rec.decoder.decode(lp)[0] for lp in lps], minutes(lps, rec.frame_seconds))
     rows = []
     for t in GRID:
         row = {"min_confidence": t}
         for name in SETS:
             refs, hyps, _ = decoded[name]
             row[f"{name}_wer"] = round(error_rates(refs, gated(hyps, t))[0], 2)
-        _, hyps, minutes = decoded["nonspeech"]
-        row["nonspeech_words_per_minute"] = round(sum(len(x.split()) for x in gated(hyps, t)) / minutes, 2)
+        _, hyps, mins = decoded["nonspeech"]
+        row["nonspeech_words_per_minute"] = round(sum(len(x.split()) for x in gated(hyps, t)) / mins, 2)
         rows.append(row)
         print(model, row, flush=True)
     base = rows[0]

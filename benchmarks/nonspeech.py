@@ -21,14 +21,19 @@ from asr.transcribe import load_model  # noqa: E402
 from benchmarks.common import ROOT, write_result  # noqa: E402
 
 
+def minutes(lps: list[torch.Tensor], frame_seconds: float) -> float:
+    """Audio minutes behind a list of (frames, vocab) log-probs."""
+    return sum(lp.shape[0] for lp in lps) * frame_seconds / 60
+
+
 def score(model: str, manifest: str) -> dict:
     rec = load_model(model)
     lps, _, failed = manifest_log_probs(rec, manifest)
     texts = [rec.decoder.decode(lp)[0].text for lp in lps]
-    minutes = sum(lp.shape[0] for lp in lps) * rec.frame_seconds / 60
+    mins = minutes(lps, rec.frame_seconds)
     words = sum(len(t.split()) for t in texts)
-    return {"clips": len(texts), "failed": len(failed), "minutes": round(minutes, 2), "words": words,
-            "words_per_minute": round(words / minutes, 2), "clips_with_output": round(100 * sum(bool(t) for t in texts) / len(texts), 1),
+    return {"clips": len(texts), "failed": len(failed), "minutes": round(mins, 2), "words": words,
+            "words_per_minute": round(words / mins, 2), "clips_with_output": round(100 * sum(bool(t) for t in texts) / len(texts), 1),
             "examples": [t for t in texts if t][:10]}
 
 

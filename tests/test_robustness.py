@@ -28,7 +28,7 @@ from asr.model import AcousticModel
 from asr.pretrained import default_model
 from asr.streaming import StreamingRecognizer
 from asr.train.metrics import error_rates
-from asr.transcribe import load_model
+from asr.transcribe import Recognizer, load_model
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SR = 16000
@@ -51,7 +51,7 @@ def transcribe(kind: str, path: Path, offline, streaming, min_confidence: float 
     decode = DecodeConfig(min_confidence=min_confidence)
     if kind == "offline":
         if min_confidence:
-            offline = load_model(default_model("offline"), decode=decode)
+            offline = Recognizer(offline.model, decode=decode)  # the same weights, gated
         return offline.transcribe(str(path)).text
     rec = StreamingRecognizer(streaming, decode=decode)
     audio = load_audio(path, SR)

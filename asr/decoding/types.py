@@ -20,6 +20,7 @@ class Hypothesis:
     words: list[Word] = field(default_factory=list)
 
 
-def mean_confidence(words: list[Word]) -> float:
-    """The mean of the words' confidences; 1.0 for no words (nothing to doubt)."""
-    return sum(w.confidence for w in words) / len(words) if words else 1.0
+def doubtful(words: list[Word], min_confidence: float) -> bool:
+    """Whether a result falls under the confidence gate (``DecodeConfig.min_confidence``): its words'
+    mean confidence is below the threshold. No words: nothing to doubt; threshold 0: never."""
+    return bool(words) and sum(w.confidence for w in words) / len(words) < min_confidence
