@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# A commands-leaning stage 5 of the bundled streaming model (configs/default_en_stream_commands.yaml):
+# seeds 0-3 from its stage-4 weights, two at a time (one core each), the mean of their best.pt
+# (asr average: a "model soup"; the seeds share their start), then the figures of the shipping rule
+# written in the config's comment. Needs data/default_en (scripts/prepare_default_en.py).
+# A killed run continues where it stopped: rerun it.
+#
+#   bash scripts/train_stream_commands.sh [SEED ...]   # default: 0 1 2 3
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ASR=.venv/bin/asr
+PY=.venv/bin/python
+CONFIG=configs/default_en_stream_commands.yaml
+OUT=exp/default_en_stream_cmd
+START=exp/default_en_stream_stage4.pt  # the config's init_from
+SEEDS=("${@:-0 1 2 3}")
+read -r -a SEEDS <<< "${SEEDS[*]}"
+
+[[ -f data/nonspeech/heldout.jsonl ]] || $PY -c "from asr.data.nonspeech import synthesize_nonspeech as s; s('data/nonspeech', 60, seed=1, name='heldout')"
+mkdir -p "$OUT"
+# The start: stage 4 of scripts/train_default_en.sh, as shipped in commit cd570ac.
+[[ -f "$START" ]] || git show "cd570ac:asr/models/default_en_stream.pt" > "$START"
+
+source scripts/train_lib.sh
+for ((i = 0; i < ${#SEEDS[@]}; i += 2)); do
+    train "$CONFIG" "$OUT/seed${SEEDS[i]}" train.seed="${SEEDS[i]}" &
+    [[ $((i + 1)) -lt ${#SEEDS[@]} ]] && train "$CONFIG" "$OUT/seed${SEEDS[i + 1]}" train.seed="${SEEDS[i + 1]}" &
+    wait
+done
+$ASR average "${SEEDS[@]/#/$OUT/seed}" -o "$OUT/soup.pt"
+# The rule's figures: (1) AN4 + FSDD dev, (2) FSDD dev, (3) all-corpora dev, (4) non-speech words per minute.
+$ASR evaluate --model "$OUT/soup.pt" --manifest data/default_en/dev_commands.jsonl
+$ASR evaluate --model "$OUT/soup.pt" --manifest data/default_en/fsdd/dev.jsonl
+$ASR evaluate --model "$OUT/soup.pt" --manifest data/default_en/dev.jsonl
+$PY benchmarks/nonspeech.py --model "$OUT/soup.pt" --result "nonspeech_$(basename "$OUT")_soup.json"
