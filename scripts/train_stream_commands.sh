@@ -5,17 +5,25 @@
 # written in the config's comment. Needs data/default_en (scripts/prepare_default_en.py).
 # A killed run continues where it stopped: rerun it.
 #
-#   bash scripts/train_stream_commands.sh [SEED ...]   # default: 0 1 2 3
+#   bash scripts/train_stream_commands.sh        # the config as written -> exp/default_en_stream_cmd
+#   bash scripts/train_stream_commands.sh cmd2   # the second try in the config's comment -> exp/default_en_stream_cmd2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ASR=.venv/bin/asr
 PY=.venv/bin/python
 CONFIG=configs/default_en_stream_commands.yaml
-OUT=exp/default_en_stream_cmd
 START=exp/default_en_stream_stage4.pt  # the config's init_from
-SEEDS=("${@:-0 1 2 3}")
-read -r -a SEEDS <<< "${SEEDS[*]}"
+SEEDS=(0 1 2 3)
+EXTRA=()
+case "${1:-cmd}" in
+    cmd)  OUT=exp/default_en_stream_cmd ;;
+    cmd2) OUT=exp/default_en_stream_cmd2
+          EXTRA=("data.train=[data/default_en/an4/train.jsonl,data/default_en/fsdd/train.jsonl,data/default_en/librilight/train.jsonl,data/default_en/speechocean762/train.jsonl,data/default_en/synth/train.jsonl,data/default_en/synth/read.jsonl,data/nonspeech/train.jsonl]"
+                 "data.weights=[1,0.5,0.05,0.05,0.1,0.05,0.1]" augment.telephone_prob=0.2) ;;
+    *) echo "usage: $0 [cmd|cmd2]" >&2; exit 2 ;;
+esac
 
+[[ -f data/nonspeech/train.jsonl ]] || $PY -c "from asr.data.nonspeech import synthesize_nonspeech as s; s('data/nonspeech', 400, seed=0, name='train')"
 [[ -f data/nonspeech/heldout.jsonl ]] || $PY -c "from asr.data.nonspeech import synthesize_nonspeech as s; s('data/nonspeech', 60, seed=1, name='heldout')"
 mkdir -p "$OUT"
 # The start: stage 4 of scripts/train_default_en.sh, as shipped in commit cd570ac.
@@ -23,8 +31,8 @@ mkdir -p "$OUT"
 
 source scripts/train_lib.sh
 for ((i = 0; i < ${#SEEDS[@]}; i += 2)); do
-    train "$CONFIG" "$OUT/seed${SEEDS[i]}" train.seed="${SEEDS[i]}" &
-    [[ $((i + 1)) -lt ${#SEEDS[@]} ]] && train "$CONFIG" "$OUT/seed${SEEDS[i + 1]}" train.seed="${SEEDS[i + 1]}" &
+    train "$CONFIG" "$OUT/seed${SEEDS[i]}" train.seed="${SEEDS[i]}" "${EXTRA[@]}" &
+    [[ $((i + 1)) -lt ${#SEEDS[@]} ]] && train "$CONFIG" "$OUT/seed${SEEDS[i + 1]}" train.seed="${SEEDS[i + 1]}" "${EXTRA[@]}" &
     wait
 done
 $ASR average "${SEEDS[@]/#/$OUT/seed}" -o "$OUT/soup.pt"
