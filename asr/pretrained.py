@@ -28,7 +28,7 @@ BUNDLED_LM = "bundled"  # what --lm takes for the bundled LM
 DEFAULT_LM = "default_en_3gram.arpa"  # asr lm build on AN4, FSDD, Libri-light, speechocean762 train (scripts/train_default_en.sh)
 # (lm_weight, word_score) for the bundled LM with each bundled model: chosen on the combined dev
 # set by benchmarks/default_model.py (results/default_model.json: bundled_lm_weights_agree).
-DEFAULT_LM_WEIGHTS = {"offline": (0.5, 0.0), "streaming": (0.75, 0.0)}
+DEFAULT_LM_WEIGHTS = {"offline": (0.5, 0.0), "streaming": (1.0, 0.0)}
 
 
 def default_model(kind: str = "offline") -> Path:
