@@ -33,14 +33,7 @@ mkdir -p "$OUT"
 [[ -f "$START" ]] || git show "cd570ac:$MODEL" > "$START"
 
 source scripts/train_lib.sh
-seed() { train "$CONFIG" "$OUT/seed$1" train.seed="$1" "${EXTRA[@]}"; }  # seed N: one seed of the recipe
-
-for ((i = 0; i < ${#SEEDS[@]}; i += 2)); do
-    seed "${SEEDS[i]}" &
-    [[ $((i + 1)) -lt ${#SEEDS[@]} ]] && seed "${SEEDS[i + 1]}" &
-    wait
-done
-$ASR average "${SEEDS[@]/#/$OUT/seed}" -o "$OUT/soup.pt"
+train_seeds "$CONFIG" "$OUT" "${SEEDS[*]}" "${EXTRA[@]}"
 # The rule's figures: (1) AN4 + FSDD dev, (2) all-corpora dev, (3) non-speech words per minute.
 $ASR evaluate --model "$OUT/soup.pt" --manifest data/default_en/dev_commands.jsonl
 $ASR evaluate --model "$OUT/soup.pt" --manifest data/default_en/dev.jsonl

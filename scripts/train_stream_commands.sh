@@ -30,12 +30,7 @@ mkdir -p "$OUT"
 [[ -f "$START" ]] || git show "cd570ac:asr/models/default_en_stream.pt" > "$START"
 
 source scripts/train_lib.sh
-for ((i = 0; i < ${#SEEDS[@]}; i += 2)); do
-    train "$CONFIG" "$OUT/seed${SEEDS[i]}" train.seed="${SEEDS[i]}" "${EXTRA[@]}" &
-    [[ $((i + 1)) -lt ${#SEEDS[@]} ]] && train "$CONFIG" "$OUT/seed${SEEDS[i + 1]}" train.seed="${SEEDS[i + 1]}" "${EXTRA[@]}" &
-    wait
-done
-$ASR average "${SEEDS[@]/#/$OUT/seed}" -o "$OUT/soup.pt"
+train_seeds "$CONFIG" "$OUT" "${SEEDS[*]}" "${EXTRA[@]}"
 # The rule's figures: (1) AN4 + FSDD dev, (2) FSDD dev, (3) all-corpora dev, (4) non-speech words per minute.
 $ASR evaluate --model "$OUT/soup.pt" --manifest data/default_en/dev_commands.jsonl
 $ASR evaluate --model "$OUT/soup.pt" --manifest data/default_en/fsdd/dev.jsonl
