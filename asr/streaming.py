@@ -320,8 +320,9 @@ class StreamingRecognizer:
         return self._silent_frames * self.frame_seconds >= (e.trailing_silence if spoke else e.leading_silence)
 
     def _track_silence(self, lp: torch.Tensor) -> None:
-        """Count the utterance's trailing run of frames whose most likely token is blank or space. Endpoints read the acoustics, not the search: flashlight's best hypothesis
-        ends at its last *completed* word, so a word being spoken looked like silence to a beam
+        """Count the utterance's trailing run of frames whose most likely token is blank or space.
+        Endpoints read the acoustics, not the search: flashlight's best hypothesis ends at its last
+        *completed* word, so a word being spoken looked like silence to a beam
         search (the bundled model + LM ended "october twenty first nineteen seventy two" after
         "seventy"). Greedy and beam decoding thus end utterances at the same frames."""
         best = lp.argmax(-1)

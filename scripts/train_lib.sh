@@ -1,4 +1,5 @@
-# Shared by the training scripts (source it; it needs ASR, the asr command, set first).
+# Shared by the training scripts (source it; it needs ASR, the asr command, and PY, the venv's
+# python, set first).
 
 train() {  # train CONFIG OUT_DIR [overrides...]: resume a run that stopped, skip one that finished
     local config=$1 out=$2; shift 2
@@ -25,4 +26,22 @@ train_seeds() {  # train_seeds CONFIG OUT_DIR "SEED ..." [overrides...]: the see
         wait
     done
     $ASR average "${seeds[@]/#/$out/seed}" -o "$out/soup.pt"
+}
+
+stage5_inputs() {  # stage5_inputs MODEL START: what a stage 5 reads besides data/default_en: the
+    # synthesized non-speech clips (training and held-out) and START, the stage-4 weights of MODEL
+    # (asr/models/...) as shipped in commit cd570ac
+    [[ -f data/nonspeech/train.jsonl ]] || $PY -c "from asr.data.nonspeech import synthesize_nonspeech as s; s('data/nonspeech', 400, seed=0, name='train')"
+    [[ -f data/nonspeech/heldout.jsonl ]] || $PY -c "from asr.data.nonspeech import synthesize_nonspeech as s; s('data/nonspeech', 60, seed=1, name='heldout')"
+    mkdir -p "$(dirname "$2")"
+    [[ -f "$2" ]] || git show "cd570ac:$1" > "$2"
+}
+
+rule_figures() {  # rule_figures OUT_DIR: the figures the stage-5 shipping rules read, for OUT_DIR/soup.pt:
+    # greedy WER on AN4 + FSDD dev, FSDD dev and the all-corpora dev set, and non-speech words per minute
+    local m=$1/soup.pt manifest
+    for manifest in dev_commands.jsonl fsdd/dev.jsonl dev.jsonl; do
+        $ASR evaluate --model "$m" --manifest "data/default_en/$manifest"
+    done
+    $PY benchmarks/nonspeech.py --model "$m" --result "nonspeech_$(basename "$1")_soup.json"
 }

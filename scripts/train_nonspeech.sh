@@ -26,15 +26,7 @@ case "${1:-}" in
 esac
 START=exp/$(basename "$MODEL" .pt)_stage4.pt  # the config's init_from
 
-[[ -f data/nonspeech/train.jsonl ]] || $PY -c "from asr.data.nonspeech import synthesize_nonspeech as s; s('data/nonspeech', 400, seed=0, name='train')"
-[[ -f data/nonspeech/heldout.jsonl ]] || $PY -c "from asr.data.nonspeech import synthesize_nonspeech as s; s('data/nonspeech', 60, seed=1, name='heldout')"
-mkdir -p "$OUT"
-# The start: stage 4 of scripts/train_default_en.sh, as shipped in commit cd570ac.
-[[ -f "$START" ]] || git show "cd570ac:$MODEL" > "$START"
-
 source scripts/train_lib.sh
+stage5_inputs "$MODEL" "$START"
 train_seeds "$CONFIG" "$OUT" "${SEEDS[*]}" "${EXTRA[@]}"
-# The rule's figures: (1) AN4 + FSDD dev, (2) all-corpora dev, (3) non-speech words per minute.
-$ASR evaluate --model "$OUT/soup.pt" --manifest data/default_en/dev_commands.jsonl
-$ASR evaluate --model "$OUT/soup.pt" --manifest data/default_en/dev.jsonl
-$PY benchmarks/nonspeech.py --model "$OUT/soup.pt" --result "nonspeech_$(basename "$OUT")_soup.json"
+rule_figures "$OUT"
