@@ -85,6 +85,18 @@ def _decode_config(args: argparse.Namespace, kind: str = "offline"):
                         nbest=args.nbest, hotwords=hotwords, min_confidence=args.min_confidence)
 
 
+def _file_recognizer(args: argparse.Namespace):
+    """The model of --model (default: the bundled offline one) with the decoder the arguments ask
+    for; --lm bundled takes the weights tuned for the model's kind (a unidirectional checkpoint,
+    such as the bundled streaming model, gets the streaming ones)."""
+    from .model import AcousticModel
+    from .pretrained import resolve_model
+    from .transcribe import Recognizer
+
+    model = AcousticModel.load(resolve_model(args.model, "offline"), map_location=args.device)
+    return Recognizer(model, args.device, _decode_config(args, "offline" if model.cfg.bidirectional else "streaming"))
+
+
 def _add_decode_args(s: argparse.ArgumentParser) -> None:
     g = s.add_argument_group("decoding")
     g.add_argument("--decoder", choices=["greedy", "beam"], help="default: greedy, or beam when an LM/lexicon/hotword/nbest is given")
@@ -179,10 +191,8 @@ def _tokenizer_train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
-    from .pretrained import resolve_model
-    from .transcribe import load_model
 
-    rec = load_model(resolve_model(args.model, "offline"), args.device, _decode_config(args))
+    rec = _file_recognizer(args)
 
     def show(u: dict) -> None:
         if not args.quiet:
@@ -203,8 +213,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _transcribe(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .pretrained import resolve_model
-    from .transcribe import expand_inputs, load_model, transcribe_files
+    from .transcribe import expand_inputs, transcribe_files
     from .writers import FORMATS, render, write_outputs
 
     formats = list(FORMATS) if args.format == "all" else [args.format]
@@ -213,7 +222,7 @@ def _transcribe(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.files)
     if not paths:
         raise ValueError(f"no audio files found in {args.files}")
-    rec = load_model(resolve_model(args.model, "offline"), args.device, _decode_config(args))
+    rec = _file_recognizer(args)
     failed = 0
     bar = tqdm(total=len(paths), unit="file", disable=len(paths) < 2 or not sys.stderr.isatty(), file=sys.stderr)
     for res in transcribe_files(rec, paths, batch_size=args.batch_size):

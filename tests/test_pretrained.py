@@ -163,6 +163,23 @@ def test_init_from_adds_a_look_ahead_that_starts_at_zero(synth_corpus, tmp_path)
         Trainer(_tiny_cfg(synth_corpus, tmp_path / "ft2", [f"train.init_from={la}", "model.bidirectional=false"]))
 
 
+@pytest.mark.parametrize("command", ["evaluate", "transcribe"])
+def test_file_commands_take_the_bundled_lm_weights_of_the_models_kind(command):
+    """``asr evaluate --model <the bundled streaming model> --lm bundled`` decodes with the weights
+    tuned for the streaming model (it once took the offline ones), and a weight given still wins."""
+    from asr.cli import _file_recognizer, build_parser
+
+    path = "f.jsonl" if command == "evaluate" else "f.wav"
+    for kind in ("offline", "streaming"):
+        argv = [command, "--model", str(default_model(kind)), "--lm", "bundled"]
+        argv += ["--manifest", path] if command == "evaluate" else [path]
+        cfg = _file_recognizer(build_parser().parse_args(argv)).decode_cfg
+        assert (cfg.lm_weight, cfg.word_score) == DEFAULT_LM_WEIGHTS[kind]
+    argv = [command, "--model", str(default_model("streaming")), "--lm", "bundled", "--lm-weight", "0.25"]
+    argv += ["--manifest", path] if command == "evaluate" else [path]
+    assert _file_recognizer(build_parser().parse_args(argv)).decode_cfg.lm_weight == 0.25
+
+
 def test_beam_and_greedy_streams_end_utterances_at_the_same_frames():
     """Endpoints read the acoustics, not the search: flashlight's best hypothesis stops at its last
     completed word, and a beam stream once ended "october twenty first nineteen seventy two" in
