@@ -7,7 +7,7 @@
 #   bash scripts/train_an4_stream.sh [AN4_DIR]    # default: ../shared/corpora/an4
 #   LA=exp/an4_stream_la/seed1/best.pt bash scripts/train_an4_stream.sh   # + a look-ahead model (configs/an4_stream_la.yaml) in the WER-vs-look-ahead table
 #
-# ~20 min per seed alone on one core; two at a time on a 2-core machine, ~20-25 min a pair, ~50 min in all.
+# Two seeds at a time (one core each on this 2-core machine), ~20 min a pair; ~45 min in all.
 # A killed run continues where it stopped: rerun the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."

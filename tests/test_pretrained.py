@@ -169,15 +169,15 @@ def test_file_commands_take_the_bundled_lm_weights_of_the_models_kind(command):
     tuned for the streaming model (it once took the offline ones), and a weight given still wins."""
     from asr.cli import _file_recognizer, build_parser
 
-    path = "f.jsonl" if command == "evaluate" else "f.wav"
+    def decode_cfg(kind: str, *extra: str) -> DecodeConfig:
+        argv = [command, "--model", str(default_model(kind)), "--lm", "bundled", *extra]
+        argv += ["--manifest", "f.jsonl"] if command == "evaluate" else ["f.wav"]
+        return _file_recognizer(build_parser().parse_args(argv)).decode_cfg
+
     for kind in ("offline", "streaming"):
-        argv = [command, "--model", str(default_model(kind)), "--lm", "bundled"]
-        argv += ["--manifest", path] if command == "evaluate" else [path]
-        cfg = _file_recognizer(build_parser().parse_args(argv)).decode_cfg
+        cfg = decode_cfg(kind)
         assert (cfg.lm_weight, cfg.word_score) == DEFAULT_LM_WEIGHTS[kind]
-    argv = [command, "--model", str(default_model("streaming")), "--lm", "bundled", "--lm-weight", "0.25"]
-    argv += ["--manifest", path] if command == "evaluate" else [path]
-    assert _file_recognizer(build_parser().parse_args(argv)).decode_cfg.lm_weight == 0.25
+    assert decode_cfg("streaming", "--lm-weight", "0.25").lm_weight == 0.25
 
 
 def test_beam_and_greedy_streams_end_utterances_at_the_same_frames():
