@@ -7,6 +7,7 @@
 #
 #   bash scripts/train_stream_commands.sh        # the config as written -> exp/default_en_stream_cmd
 #   bash scripts/train_stream_commands.sh cmd2   # the second try in the config's comment -> exp/default_en_stream_cmd2
+#   bash scripts/train_stream_commands.sh cmd3   # the fifth -> exp/default_en_stream_cmd3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ASR=.venv/bin/asr
@@ -15,12 +16,17 @@ CONFIG=configs/default_en_stream_commands.yaml
 START=exp/default_en_stream_stage4.pt  # the config's init_from
 SEEDS=(0 1 2 3)
 EXTRA=()
+CMD2=("data.train=[data/default_en/an4/train.jsonl,data/default_en/fsdd/train.jsonl,data/default_en/librilight/train.jsonl,data/default_en/speechocean762/train.jsonl,data/default_en/synth/train.jsonl,data/default_en/synth/read.jsonl,data/nonspeech/train.jsonl]"
+      "data.weights=[1,0.5,0.05,0.05,0.1,0.05,0.1]" augment.telephone_prob=0.2)
 case "${1:-cmd}" in
     cmd)  OUT=exp/default_en_stream_cmd ;;
     cmd2) OUT=exp/default_en_stream_cmd2
-          EXTRA=("data.train=[data/default_en/an4/train.jsonl,data/default_en/fsdd/train.jsonl,data/default_en/librilight/train.jsonl,data/default_en/speechocean762/train.jsonl,data/default_en/synth/train.jsonl,data/default_en/synth/read.jsonl,data/nonspeech/train.jsonl]"
-                 "data.weights=[1,0.5,0.05,0.05,0.1,0.05,0.1]" augment.telephone_prob=0.2) ;;
-    *) echo "usage: $0 [cmd|cmd2]" >&2; exit 2 ;;
+          EXTRA=("${CMD2[@]}") ;;
+    cmd3) OUT=exp/default_en_stream_cmd3  # cmd2's mix from the AN4 streaming soup made from stage 5
+          START=exp/an4_stream_ft/soup.pt SEEDS=(0 1)
+          [[ -f $START ]] || bash scripts/train_an4_stream.sh
+          EXTRA=("${CMD2[@]}" train.init_from=$START train.epochs=10 optim.lr=2.5e-4) ;;
+    *) echo "usage: $0 [cmd|cmd2|cmd3]" >&2; exit 2 ;;
 esac
 
 source scripts/train_lib.sh
