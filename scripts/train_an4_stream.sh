@@ -21,15 +21,10 @@ mkdir -p "$OUT"
 # The start: stage 5 of scripts/train_default_en.sh, as shipped in commit 2173a85.
 [[ -f exp/default_en_stream_stage5.pt ]] || git show 2173a85:asr/models/default_en_stream.pt > exp/default_en_stream_stage5.pt
 
+PY=.venv/bin/python
 source scripts/train_lib.sh
-seed() {  # seed N: one seed of the recipe
-    train configs/an4_stream_ft.yaml "$OUT/seed$1" train.seed="$1" data.train="[$DATA/train.jsonl]" data.dev="$DATA/dev.jsonl"
-}
-
-seed 0 & seed 1 & wait
-seed 2 & seed 3 & wait
 # Each seed's best.pt is its dev-best epoch; the soup is their mean.
-$ASR average "$OUT"/seed{0,1,2,3}/best.pt -o "$OUT/soup.pt"
-.venv/bin/python benchmarks/streaming.py --model "$OUT/soup.pt" --data "$DATA" --realtime-utts 30 \
+train_seeds configs/an4_stream_ft.yaml "$OUT" "0 1 2 3" data.train="[$DATA/train.jsonl]" data.dev="$DATA/dev.jsonl"
+$PY benchmarks/streaming.py --model "$OUT/soup.pt" --data "$DATA" --realtime-utts 30 \
     --about "mean of the best.pt of seeds 0-3 of configs/an4_stream_ft.yaml (scripts/train_an4_stream.sh)" \
     --lookahead 10="$OUT/seed1/best.pt" ${LA:+50="$LA"}

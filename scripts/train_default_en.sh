@@ -33,18 +33,18 @@ $PY scripts/prepare_default_en.py "$CORPORA" --out "$DATA"
 source scripts/train_lib.sh  # train CONFIG OUT_DIR [overrides...]
 
 mkdir -p "$STAGE1"
-train configs/an4.yaml "$STAGE1/an4" data.train="[$DATA/an4/train.jsonl]" data.dev="$DATA/an4/dev.jsonl" train.threads=1 &
-train configs/an4_stream.yaml "$STAGE1/an4_stream" data.train="[$DATA/an4/train.jsonl]" data.dev="$DATA/an4/dev.jsonl" &
-wait
-train configs/default_en.yaml exp/default_en train.init_from="$STAGE1/an4/best.pt" &
-train configs/default_en_stream.yaml exp/default_en_stream train.init_from="$STAGE1/an4_stream/best.pt" &
-wait
-train configs/default_en_finish.yaml exp/default_en_finish &
-train configs/default_en_stream_finish.yaml exp/default_en_stream_finish &
-wait
-train configs/default_en_pad.yaml exp/default_en_pad &
-train configs/default_en_stream_pad.yaml exp/default_en_stream_pad &
-wait
+train configs/an4.yaml "$STAGE1/an4" data.train="[$DATA/an4/train.jsonl]" data.dev="$DATA/an4/dev.jsonl" train.threads=1 & a=$!
+train configs/an4_stream.yaml "$STAGE1/an4_stream" data.train="[$DATA/an4/train.jsonl]" data.dev="$DATA/an4/dev.jsonl" & b=$!
+wait_for $a $b
+train configs/default_en.yaml exp/default_en train.init_from="$STAGE1/an4/best.pt" & a=$!
+train configs/default_en_stream.yaml exp/default_en_stream train.init_from="$STAGE1/an4_stream/best.pt" & b=$!
+wait_for $a $b
+train configs/default_en_finish.yaml exp/default_en_finish & a=$!
+train configs/default_en_stream_finish.yaml exp/default_en_stream_finish & b=$!
+wait_for $a $b
+train configs/default_en_pad.yaml exp/default_en_pad & a=$!
+train configs/default_en_stream_pad.yaml exp/default_en_stream_pad & b=$!
+wait_for $a $b
 
 # Stage 4's best.pt is the epoch (or the average of the last 5, if better) with the lowest WER on
 # AN4 + FSDD dev. Free English (Libri-light, speechocean762) is still mostly wrong after these

@@ -13,6 +13,12 @@ train() {  # train CONFIG OUT_DIR [overrides...]: resume a run that stopped, ski
     touch "$out/done"
 }
 
+wait_for() {  # wait_for PID...: wait for these background runs; fail if any of them failed
+    local pid failed=0
+    for pid; do wait "$pid" || failed=1; done
+    ((failed == 0)) || { echo "$(basename "$0"): a training run failed; its log is OUT_DIR.log" >&2; return 1; }
+}
+
 train_seeds() {  # train_seeds CONFIG OUT_DIR "SEED ..." [overrides...]: the seeds two at a time
     # (one core each) into OUT_DIR/seedN, then OUT_DIR/soup.pt, the mean of their best.pt
     # (asr average: a "model soup"; the seeds share their start)
@@ -21,9 +27,12 @@ train_seeds() {  # train_seeds CONFIG OUT_DIR "SEED ..." [overrides...]: the see
     read -r -a seeds <<< "$3"
     shift 3
     for ((i = 0; i < ${#seeds[@]}; i += 2)); do
-        train "$config" "$out/seed${seeds[i]}" train.seed="${seeds[i]}" "$@" &
-        [[ $((i + 1)) -lt ${#seeds[@]} ]] && train "$config" "$out/seed${seeds[i + 1]}" train.seed="${seeds[i + 1]}" "$@" &
-        wait
+        local -a pids=()
+        train "$config" "$out/seed${seeds[i]}" train.seed="${seeds[i]}" "$@" & pids+=($!)
+        if [[ $((i + 1)) -lt ${#seeds[@]} ]]; then
+            train "$config" "$out/seed${seeds[i + 1]}" train.seed="${seeds[i + 1]}" "$@" & pids+=($!)
+        fi
+        wait_for "${pids[@]}"
     done
     $ASR average "${seeds[@]/#/$out/seed}" -o "$out/soup.pt"
 }
