@@ -68,7 +68,10 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _decode_config(args: argparse.Namespace, kind: str = "offline"):
+def _decode_config(args: argparse.Namespace, model):
+    """The decoding the arguments ask for, for ``model``: --lm bundled takes the weights tuned for
+    its kind (offline for a bidirectional model, streaming for a unidirectional one, such as the
+    bundled streaming model given to ``asr evaluate``)."""
     from .config import DecodeConfig
     from .decoding.hotwords import read_hotwords_file
     from .pretrained import lm_settings
@@ -77,6 +80,7 @@ def _decode_config(args: argparse.Namespace, kind: str = "offline"):
     if args.hotwords_file:
         hotwords += read_hotwords_file(args.hotwords_file)
     decoder = args.decoder or ("beam" if (args.lm or args.lexicon or hotwords or args.nbest > 1) else "greedy")
+    kind = "offline" if model.cfg.bidirectional else "streaming"
     lm, lm_weight, word_score = lm_settings(args.lm, args.lm_weight, args.word_score, kind)
     return DecodeConfig(decoder=decoder, beam_size=args.beam_size, beam_size_token=args.beam_size_token,
                         beam_threshold=args.beam_threshold, blank_skip=args.blank_skip,
@@ -86,15 +90,13 @@ def _decode_config(args: argparse.Namespace, kind: str = "offline"):
 
 
 def _file_recognizer(args: argparse.Namespace):
-    """The model of --model (default: the bundled offline one) with the decoder the arguments ask
-    for; --lm bundled takes the weights tuned for the model's kind (a unidirectional checkpoint,
-    such as the bundled streaming model, gets the streaming ones)."""
+    """The model of --model (default: the bundled offline one) with the decoding the arguments ask for."""
     from .model import AcousticModel
     from .pretrained import resolve_model
     from .transcribe import Recognizer
 
     model = AcousticModel.load(resolve_model(args.model, "offline"), map_location=args.device)
-    return Recognizer(model, args.device, _decode_config(args, "offline" if model.cfg.bidirectional else "streaming"))
+    return Recognizer(model, args.device, _decode_config(args, model))
 
 
 def _add_decode_args(s: argparse.ArgumentParser) -> None:
@@ -261,7 +263,7 @@ def _stream(args: argparse.Namespace) -> int:
         from .export import quantize_int8
 
         model = quantize_int8(model)
-    rec = StreamingRecognizer(model, _decode_config(args, "streaming"), EndpointConfig(trailing_silence=args.trailing_silence,
+    rec = StreamingRecognizer(model, _decode_config(args, model), EndpointConfig(trailing_silence=args.trailing_silence,
                                                                           max_utterance=args.max_utterance),
                               boost_quiet=args.boost_quiet)
     sr = model.feature_cfg.sample_rate
@@ -311,7 +313,7 @@ def _live(args: argparse.Namespace) -> int:
             from .export import quantize_int8
 
             model = quantize_int8(model)
-        run_live(model, device=device, decode=_decode_config(args, "streaming"),
+        run_live(model, device=device, decode=_decode_config(args, model),
                  endpoint=EndpointConfig(trailing_silence=args.trailing_silence, max_utterance=args.max_utterance),
                  save=args.save, output=args.output, duration=args.duration, on_event=display.show,
                  boost_quiet=args.boost_quiet)
