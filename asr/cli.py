@@ -127,7 +127,7 @@ KENLM_MAX_ORDER = 6  # flashlight-text's KenLM is compiled with KENLM_MAX_ORDER=
 
 
 def _lm_build(args: argparse.Namespace) -> int:
-    from .lm import char_sentences, estimate, read_sentences, write_arpa
+    from .lm import char_sentences, estimate, read_sentences, spelled_sentences, write_arpa
 
     if not 2 <= args.order <= KENLM_MAX_ORDER:
         raise ValueError(f"--order must be 2 to {KENLM_MAX_ORDER}: the beam search's KenLM (flashlight-text's build) reads "
@@ -135,6 +135,10 @@ def _lm_build(args: argparse.Namespace) -> int:
     sentences = list(read_sentences(args.text))
     if args.unit == "char":
         sentences = list(char_sentences(sentences))
+    if args.spell:
+        if args.unit == "char":
+            raise ValueError("--spell adds letter sentences to a word LM; a character LM (--unit char) spells everything already")
+        sentences += spelled_sentences(w for words in read_sentences(args.spell) for w in words)
     model = estimate(sentences, args.order)
     write_arpa(model, args.output)
     counts = ", ".join(f"{n}-grams: {len(model.probs[n])}" for n in range(1, model.order + 1))
@@ -472,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("text", nargs="+", help="text files (one sentence per line) or JSONL manifests (their text)")
     b.add_argument("--order", type=int, default=3, help="n-gram order, 2 to 6 (default 3)")
     b.add_argument("--unit", choices=["word", "char"], default="word", help="word LM (lexicon decoding) or character LM")
+    b.add_argument("--spell", nargs="+", metavar="FILE",
+                   help="word lists or texts whose distinct words are added spelled out, one sentence each "
+                        "('c a t'): for recognizers of spelled names and codes, whose words are letters")
     b.add_argument("-o", "--output", required=True, help="output .arpa file")
     b.set_defaults(func=_lm_build)
 

@@ -6,8 +6,9 @@
 Everything runs on one CPU thread through ``StreamingRecognizer`` (features + model + decoder),
 fed in blocks of its chunk (160 ms, less a look-ahead convolution's look-ahead), on AN4's test split:
 
-1. WER, greedy and with beam search + a word n-gram LM from AN4's training transcripts (order, LM weight
-   and word score tuned on the dev split only), streamed, fp32 and int8.
+1. WER, greedy and with beam search + a word n-gram LM from AN4's training transcripts, optionally
+   with English words spelled out letter by letter beside them (``LM_TEXTS``; which text, the order,
+   LM weight and word score chosen on the dev split only), streamed, fp32 and int8.
 2. Compute: real-time factor of the whole pipeline (fp32, int8), and milliseconds per chunk,
    from the fastest of three passes over the test set (this VM's speed drifts between minutes).
 3. Latency: algorithmic (analysis window + chunk + the look-ahead: frame stacking's and the
@@ -41,7 +42,7 @@ from asr.decoding.timing import FRAME_SECONDS, frame_db  # noqa: E402
 from asr.decoding.tune import tune_lm  # noqa: E402
 from asr.export import quantize_int8  # noqa: E402
 from asr.features import compute_features  # noqa: E402
-from asr.lm import estimate, read_sentences, write_arpa  # noqa: E402
+from asr.lm import estimate, read_sentences, spelled_sentences, write_arpa  # noqa: E402
 from asr.model import AcousticModel  # noqa: E402
 from asr.mic import DEFAULT_BLOCK_MS  # noqa: E402
 from asr.streaming import EndpointConfig, StreamingRecognizer, default_chunk_frames  # noqa: E402
@@ -50,6 +51,13 @@ from asr.train.metrics import error_rates  # noqa: E402
 from benchmarks.common import ROOT, write_result  # noqa: E402
 
 LM_ORDERS = (3, 4, 5)  # word n-gram orders tried on dev
+# The LM's text, also chosen on dev: AN4's training transcripts, then the same plus distinct words
+# spelled out ("p a t t e r s o n"; AN4's speakers spell names, streets and codes, and its lexicon
+# is mostly the 26 letters): the default corpora's training vocabulary (Libri-light + speechocean762
+# train, --spell-corpus), plus the word list's proper names (capitalised entries of --word-list),
+# plus all of its words. Ties go to the plainer text, listed first.
+LM_TEXTS = ("an4", "an4+corpus", "an4+corpus+names", "an4+corpus+dictionary")
+WORD_LIST = "/usr/share/dict/american-english"  # Debian package wamerican
 LM_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # with the word scores: the dev grid
 WORD_SCORES = (-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
 
@@ -172,10 +180,25 @@ def training_epochs(path: str) -> Optional[int]:
     return sum(1 for line in hist.read_text().splitlines() if '"epoch"' in line)
 
 
-def choose_lm(model: AcousticModel, dev, arpas: dict[int, str]) -> tuple[float, int, float, float, float]:
-    """(dev WER with the LM, its n-gram order, LM weight, word score, greedy dev WER): the order
-    (``arpas``: order -> ARPA file), weight and score by dev WER, ties to the lower order, weight,
-    score. It decodes the model's (offline == streamed) log-probs: the whole utterance plus the
+def lm_texts(train: Path, spell_corpus: list[str], word_list: str) -> dict[str, list[list[str]]]:
+    """``LM_TEXTS``' sentences: the transcripts, then spelled words added source by source."""
+    for p in [*spell_corpus, word_list]:
+        if not Path(p).is_file():
+            sys.exit(f"{p} not found: the spelled LM texts need it (--spell-corpus: `python scripts/prepare_default_en.py` "
+                     f"writes the manifests; --word-list: `apt-get install wamerican`)")
+    corpus = [w for words in read_sentences(spell_corpus) for w in words]
+    entries = Path(word_list).read_text(encoding="utf-8").split()
+    names = [w for w in entries if w[:1].isupper() and w[1:].islower()]
+    transcripts = list(read_sentences([train]))
+    sources = {"an4": [], "an4+corpus": corpus, "an4+corpus+names": corpus + names,
+               "an4+corpus+dictionary": corpus + names + entries}
+    return {name: transcripts + list(spelled_sentences(sources[name])) for name in LM_TEXTS}
+
+
+def choose_lm(model: AcousticModel, dev, arpas: dict[tuple[str, int], str]) -> tuple[float, tuple[str, int], float, float, float]:
+    """(dev WER with the LM, its (text, n-gram order), LM weight, word score, greedy dev WER): the
+    text and order (``arpas``: (text, order) -> ARPA file, in order of preference), weight and score
+    by dev WER, ties to the earlier text and order, lower weight, score. It decodes the model's (offline == streamed) log-probs: the whole utterance plus the
     tail silence that ``StreamingRecognizer.finish`` appends."""
     fs = model.feature_cfg.frame_shift * model.cfg.stride
     lps = []
@@ -187,10 +210,10 @@ def choose_lm(model: AcousticModel, dev, arpas: dict[int, str]) -> tuple[float, 
     refs = [t for _, t in dev]
     greedy = make_decoder(model.vocab, DecodeConfig(), fs)
     dev_greedy = error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0]
-    order_of = {arpa: order for order, arpa in arpas.items()}
-    best, _ = tune_lm(model.vocab, fs, lps, refs, [arpas[o] for o in sorted(arpas)],  # ties to the lower order: listed first
+    key_of = {arpa: key for key, arpa in arpas.items()}
+    best, _ = tune_lm(model.vocab, fs, lps, refs, list(arpas.values()),  # ties to the LM listed first
                       LM_WEIGHTS, WORD_SCORES, DecodeConfig(beam_size=32))
-    return best.wer, order_of[best.lm], best.lm_weight, best.word_score, dev_greedy
+    return best.wer, key_of[best.lm], best.lm_weight, best.word_score, dev_greedy
 
 
 def main() -> None:
@@ -201,6 +224,10 @@ def main() -> None:
     ap.add_argument("--realtime-utts", type=int, default=30, help="test utterances fed in real time for latencies")
     ap.add_argument("--about", default="", help="how the model was made (kept in the result)")
     ap.add_argument("--result", default="streaming.json", help="file name under benchmarks/results/ (another name for a side run)")
+    ap.add_argument("--spell-corpus", nargs="+", default=[str(ROOT / "data" / "default_en" / c / "train.jsonl")
+                                                          for c in ("librilight", "speechocean762")],
+                    help="manifests or texts whose vocabulary the spelled LM texts add (LM_TEXTS)")
+    ap.add_argument("--word-list", default=WORD_LIST, help="a word list, one word per line (LM_TEXTS)")
     ap.add_argument("--lookahead", nargs="*", default=[], metavar="MS=PATH", help="more models for the WER-vs-look-ahead table")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -219,13 +246,14 @@ def main() -> None:
     print(f"int8 greedy: WER {int8['wer']}  RTF {int8['rtf']}  chunk {int8['chunk_ms_mean']} ms", flush=True)
 
     arpas = {}
-    for order in LM_ORDERS:
-        arpas[order] = str(work / f"an4_train_{order}gram.arpa")
-        write_arpa(estimate(read_sentences([data / "train.jsonl"]), order=order), arpas[order])
-    dev_wer, order, lw, ws, dev_greedy = choose_lm(model, dev, arpas)
-    beam_cfg = DecodeConfig(decoder="beam", beam_size=32, lm=arpas[order], lm_weight=lw, word_score=ws)
+    for text, sentences in lm_texts(data / "train.jsonl", args.spell_corpus, args.word_list).items():
+        for order in LM_ORDERS:
+            arpas[text, order] = str(work / f"{text.replace('+', '_')}_{order}gram.arpa")
+            write_arpa(estimate(sentences, order=order), arpas[text, order])
+    dev_wer, (text, order), lw, ws, dev_greedy = choose_lm(model, dev, arpas)
+    beam_cfg = DecodeConfig(decoder="beam", beam_size=32, lm=arpas[text, order], lm_weight=lw, word_score=ws)
     lm = stream_all(model, test, beam_cfg)
-    print(f"beam + LM ({order}-gram, lm_weight {lw}, word_score {ws}; dev WER {dev_wer:.2f}): WER {lm['wer']}  RTF {lm['rtf']}", flush=True)
+    print(f"beam + LM ({text} {order}-gram, lm_weight {lw}, word_score {ws}; dev WER {dev_wer:.2f}): WER {lm['wer']}  RTF {lm['rtf']}", flush=True)
 
     endpoint = EndpointConfig()
     lat = realtime_latency(q, test, args.realtime_utts, endpoint)
@@ -247,8 +275,9 @@ def main() -> None:
     write_result(args.result, {
         "an4_wer_uni_greedy": fp32["wer"], "an4_cer_uni_greedy": fp32["cer"], "an4_wer_uni_lm": lm["wer"],
         "an4_wer_uni_int8_greedy": int8["wer"],
-        "lm": f"word {order}-gram (asr lm build) on AN4 train transcripts, order of {list(LM_ORDERS)} chosen on dev; lexicon = its words",
-        "lm_order": order,
+        "lm": f"word {order}-gram (asr lm build) on LM text '{text}', text of {list(LM_TEXTS)} and order of {list(LM_ORDERS)} "
+              "chosen on dev; lexicon = AN4 train's words",
+        "lm_text": text, "lm_order": order, "spell_corpus": args.spell_corpus, "word_list": args.word_list,
         "lm_weight": lw, "word_score": ws, "dev_wer_lm": round(dev_wer, 2), "dev_wer_greedy": round(dev_greedy, 2),
         "rtf_fp32": fp32["rtf"], "rtf_int8": int8["rtf"], "rtf_beam_lm_fp32": lm["rtf"],
         "chunk_ms": model_chunk_ms(model), "chunk_ms_fp32": fp32["chunk_ms_mean"], "chunk_ms_int8": int8["chunk_ms_mean"],

@@ -10,7 +10,7 @@ from fractions import Fraction as F
 import pytest
 
 from asr.cli import main
-from asr.lm import char_sentences, estimate, read_sentences, write_arpa
+from asr.lm import char_sentences, estimate, read_sentences, spelled_sentences, write_arpa
 from asr.lm.ngram import BOS, DEFAULT_DISCOUNTS, EOS, UNK
 
 
@@ -311,6 +311,34 @@ def test_cli_build_char_lm(tmp_path):
     assert all(len(u) == 1 for u in units)
     assert ("e", "|", "c") in sec[3]  # "the cat" -> t h e | c a t
     assert list(char_sentences([["the", "cat"]])) == [["t", "h", "e", "|", "c", "a", "t"]]
+
+
+def test_spelled_sentences():
+    words = ["Cat", "cat", "o'clock", "x2", "dog", "café", "a"]
+    assert list(spelled_sentences(words)) == [["c", "a", "t"], ["d", "o", "g"], ["a"]]  # distinct, lower-case, a-z only
+
+
+def test_cli_build_spells_word_lists(tmp_path, capsys):
+    """--spell adds each distinct word of the lists letter by letter: letter n-grams that the
+    transcripts alone never contain, beside the transcripts' own word n-grams."""
+    txt = tmp_path / "an4.txt"
+    txt.write_text("enter six\nr o b\n")
+    names = tmp_path / "names.txt"
+    names.write_text("Robert\nrobert\nMelvin\n")
+    plain, spelt = tmp_path / "plain.arpa", tmp_path / "spelt.arpa"
+    assert main(["lm", "build", str(txt), "--order", "3", "-o", str(plain)]) == 0
+    assert main(["lm", "build", str(txt), "--spell", str(names), "--order", "3", "-o", str(spelt)]) == 0
+    _, p = parse_arpa(plain)
+    _, s = parse_arpa(spelt)
+    assert ("e", "r", "t") in s[3] and ("m", "e", "l") in s[3] and ("e", "r", "t") not in p[3]
+    assert ("enter", "six") in s[2]  # the transcripts' word n-grams stay
+    words = {ng[0] for ng in s[1]} - {BOS, EOS, UNK}
+    assert words == {"enter", "six"} | set("robertmelvin")
+    # "robert" is counted once, like the API's spelled_sentences
+    api = estimate(list(read_sentences([txt])) + list(spelled_sentences(["robert", "melvin"])), order=3)
+    assert set(api.probs[3]) == set(s[3])
+    assert main(["lm", "build", str(txt), "--unit", "char", "--spell", str(names), "-o", str(tmp_path / "c.arpa")]) == 2
+    assert "--spell" in capsys.readouterr().err
 
 
 def test_cli_errors(tmp_path, capsys):

@@ -79,6 +79,20 @@ def char_sentences(sentences: Iterable[Sequence[str]], space: str = "|") -> Iter
         yield list(space.join(words))
 
 
+def spelled_sentences(words: Iterable[str]) -> Iterator[list[str]]:
+    """Each distinct alphabetic word once, as a sentence of its letters ("cat" -> c a t).
+
+    Added to a word LM's text, they teach it spelling: a recognizer of spelled names and codes
+    (AN4's "p a t t e r s o n") whose lexicon is the 26 letters gets an orthographic letter n-gram
+    beside the transcripts' word n-grams."""
+    seen: set[str] = set()
+    for w in words:
+        w = w.lower()
+        if w.isascii() and w.isalpha() and w not in seen:
+            seen.add(w)
+            yield list(w)
+
+
 def _discounts(count_of_counts: Counter) -> tuple[float, float, float]:
     t1, t2, t3, t4 = (count_of_counts.get(i, 0) for i in (1, 2, 3, 4))
     if min(t1, t2, t3, t4) == 0:  # too little data for the estimate (lmplz refuses); fixed values
