@@ -8,6 +8,7 @@
 #   bash scripts/train_stream_commands.sh        # the config as written -> exp/default_en_stream_cmd
 #   bash scripts/train_stream_commands.sh cmd2   # the second try in the config's comment -> exp/default_en_stream_cmd2
 #   bash scripts/train_stream_commands.sh cmd3   # the fifth -> exp/default_en_stream_cmd3
+#   bash scripts/train_stream_commands.sh cmd4   # the seventh -> exp/default_en_stream_cmd4
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ASR=.venv/bin/asr
@@ -26,7 +27,11 @@ case "${1:-cmd}" in
           START=exp/an4_stream_ft/soup.pt SEEDS=(0 1)
           [[ -f $START ]] || bash scripts/train_an4_stream.sh
           EXTRA=("${CMD2[@]}" train.init_from=$START train.epochs=10 optim.lr=2.5e-4) ;;
-    *) echo "usage: $0 [cmd|cmd2|cmd3]" >&2; exit 2 ;;
+    cmd4) OUT=exp/default_en_stream_cmd4  # cmd3 with FSDD whole each epoch (weight 1, not 0.5)
+          START=exp/an4_stream_ft/soup.pt SEEDS=(0 1)
+          [[ -f $START ]] || bash scripts/train_an4_stream.sh
+          EXTRA=("${CMD2[@]}" "data.weights=[1,1,0.05,0.05,0.1,0.05,0.1]" train.init_from=$START train.epochs=10 optim.lr=2.5e-4) ;;
+    *) echo "usage: $0 [cmd|cmd2|cmd3|cmd4]" >&2; exit 2 ;;
 esac
 
 source scripts/train_lib.sh
