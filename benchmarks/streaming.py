@@ -195,18 +195,34 @@ def lm_texts(train: Path, spell_corpus: list[str], word_list: str) -> dict[str, 
     return {name: transcripts + list(spelled_sentences(sources[name])) for name in LM_TEXTS}
 
 
-def choose_lm(model: AcousticModel, dev, arpas: dict[tuple[str, int], str]) -> tuple[float, tuple[str, int], float, float, float]:
-    """(dev WER with the LM, its (text, n-gram order), LM weight, word score, greedy dev WER): the
-    text and order (``arpas``: (text, order) -> ARPA file, in order of preference), weight and score
-    by dev WER, ties to the earlier text and order, lower weight, score. It decodes the model's (offline == streamed) log-probs: the whole utterance plus the
+def build_lms(texts: dict[str, list[list[str]]], work: Path) -> dict[tuple[str, int], str]:
+    """(text, order) -> ARPA file for each LM text and ``LM_ORDERS``, in that order of preference."""
+    arpas = {}
+    for text, sentences in texts.items():
+        for order in LM_ORDERS:
+            arpas[text, order] = str(work / f"{text.replace('+', '_')}_{order}gram.arpa")
+            write_arpa(estimate(sentences, order=order), arpas[text, order])
+    return arpas
+
+
+def dev_log_probs(model: AcousticModel, utts) -> list[torch.Tensor]:
+    """The model's (offline == streamed) log-probs of each utterance: the whole utterance plus the
     tail silence that ``StreamingRecognizer.finish`` appends."""
-    fs = model.feature_cfg.frame_shift * model.cfg.stride
     lps = []
     with torch.inference_mode():
-        for audio, _ in dev:
+        for audio, _ in utts:
             feats = compute_features(torch.from_numpy(np.concatenate([audio, model.tail_silence()])), model.feature_cfg)[None]
             lp, _ = model(feats, torch.tensor([feats.shape[1]]))
             lps.append(lp[0])
+    return lps
+
+
+def choose_lm(model: AcousticModel, dev, arpas: dict[tuple[str, int], str]) -> tuple[float, tuple[str, int], float, float, float]:
+    """(dev WER with the LM, its (text, n-gram order), LM weight, word score, greedy dev WER): the
+    text and order (``arpas``: (text, order) -> ARPA file, in order of preference), weight and score
+    by dev WER, ties to the earlier text and order, lower weight, score (``dev_log_probs``)."""
+    fs = model.feature_cfg.frame_shift * model.cfg.stride
+    lps = dev_log_probs(model, dev)
     refs = [t for _, t in dev]
     greedy = make_decoder(model.vocab, DecodeConfig(), fs)
     dev_greedy = error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0]
@@ -245,11 +261,7 @@ def main() -> None:
     int8 = stream_all(q, test)
     print(f"int8 greedy: WER {int8['wer']}  RTF {int8['rtf']}  chunk {int8['chunk_ms_mean']} ms", flush=True)
 
-    arpas = {}
-    for text, sentences in lm_texts(data / "train.jsonl", args.spell_corpus, args.word_list).items():
-        for order in LM_ORDERS:
-            arpas[text, order] = str(work / f"{text.replace('+', '_')}_{order}gram.arpa")
-            write_arpa(estimate(sentences, order=order), arpas[text, order])
+    arpas = build_lms(lm_texts(data / "train.jsonl", args.spell_corpus, args.word_list), work)
     dev_wer, (text, order), lw, ws, dev_greedy = choose_lm(model, dev, arpas)
     beam_cfg = DecodeConfig(decoder="beam", beam_size=32, lm=arpas[text, order], lm_weight=lw, word_score=ws)
     lm = stream_all(model, test, beam_cfg)
