@@ -132,12 +132,12 @@ def _lm_build(args: argparse.Namespace) -> int:
     if not 2 <= args.order <= KENLM_MAX_ORDER:
         raise ValueError(f"--order must be 2 to {KENLM_MAX_ORDER}: the beam search's KenLM (flashlight-text's build) reads "
                          f"no unigram-only model and no order above {KENLM_MAX_ORDER}; got {args.order}")
+    if args.spell and args.unit == "char":
+        raise ValueError("--spell adds letter sentences to a word LM; a character LM (--unit char) spells everything already")
     sentences = list(read_sentences(args.text))
     if args.unit == "char":
         sentences = list(char_sentences(sentences))
     if args.spell:
-        if args.unit == "char":
-            raise ValueError("--spell adds letter sentences to a word LM; a character LM (--unit char) spells everything already")
         sentences += spelled_sentences(w for words in read_sentences(args.spell) for w in words)
     model = estimate(sentences, args.order)
     write_arpa(model, args.output)
