@@ -18,7 +18,7 @@
 #          (configs/default_en_stream_commands.yaml, scripts/train_stream_commands.sh cmd2,
 #          scripts/interpolate_stream.py), ~50 min.
 # Stage 6, streaming: the AN4 streaming recipe from stage 5 (four seeds of configs/an4_stream_ft.yaml,
-#          their soup; scripts/train_an4_stream.sh, which also runs the streaming benchmark), then
+#          their soup; scripts/train_an4_stream.sh with START and OUT set), then
 #          10 epochs of stage 5's mix with FSDD whole from that soup, two seeds averaged
 #          (scripts/train_stream_commands.sh cmd4; configs/default_en_stream_commands.yaml, its
 #          seventh try), ~55 min.
@@ -67,7 +67,7 @@ $PY scripts/interpolate_stream.py --general exp/default_en_stream_stage4.pt \
 # Stage 6 of the streaming model starts from stage 5's fp16 weights, as the shipped run did.
 $ASR pack exp/interpolate_cmd2/chosen.pt -o exp/default_en_stream_stage5.pt
 [[ -e data/an4 ]] || ln -s default_en/an4 data/an4  # train_an4_stream.sh's AN4 splits: the same speakers
-bash scripts/train_an4_stream.sh "$CORPORA/an4"
+START=exp/default_en_stream_stage5.pt OUT=exp/an4_stream_s5 BENCH=0 bash scripts/train_an4_stream.sh "$CORPORA/an4"
 bash scripts/train_stream_commands.sh cmd4
 # The shipped weights: the offline stage 5 and the streaming stage 6.
 $ASR pack exp/default_en_ns/soup.pt -o asr/models/default_en.pt
