@@ -21,8 +21,8 @@ from asr.config import DecodeConfig  # noqa: E402
 from asr.decoding.tune import tune_lm  # noqa: E402
 from asr.model import AcousticModel  # noqa: E402
 from benchmarks.common import ROOT, write_result  # noqa: E402
-from benchmarks.streaming import (LM_ORDERS, LM_TEXTS, LM_WEIGHTS, WORD_LIST, WORD_SCORES, build_lms,  # noqa: E402
-                                  dev_log_probs, lm_texts, utterances)
+from benchmarks.streaming import (LM_ORDERS, LM_TEXTS, LM_WEIGHTS, WORD_SCORES, add_lm_text_args,  # noqa: E402
+                                  build_lms, dev_log_probs, lm_texts, utterances)
 
 
 def main() -> None:
@@ -30,9 +30,7 @@ def main() -> None:
     ap.add_argument("--model", nargs="+", required=True, help="unidirectional checkpoints")
     ap.add_argument("--data", default=str(ROOT / "data" / "an4"), help="folder with AN4 train/dev.jsonl")
     ap.add_argument("--workdir", default=str(ROOT / "exp" / "bench_spelled_lm"))
-    ap.add_argument("--spell-corpus", nargs="+", default=[str(ROOT / "data" / "default_en" / c / "train.jsonl")
-                                                          for c in ("librilight", "speechocean762")])
-    ap.add_argument("--word-list", default=WORD_LIST)
+    add_lm_text_args(ap)
     ap.add_argument("--result", default="spelled_lm_dev.json")
     args = ap.parse_args()
     torch.set_num_threads(1)

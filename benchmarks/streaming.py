@@ -180,6 +180,14 @@ def training_epochs(path: str) -> Optional[int]:
     return sum(1 for line in hist.read_text().splitlines() if '"epoch"' in line)
 
 
+def add_lm_text_args(ap: argparse.ArgumentParser) -> None:
+    """--spell-corpus and --word-list: the sources of ``LM_TEXTS``' spelled words."""
+    ap.add_argument("--spell-corpus", nargs="+", default=[str(ROOT / "data" / "default_en" / c / "train.jsonl")
+                                                          for c in ("librilight", "speechocean762")],
+                    help="manifests or texts whose vocabulary the spelled LM texts add (LM_TEXTS)")
+    ap.add_argument("--word-list", default=WORD_LIST, help="a word list, one word per line (LM_TEXTS)")
+
+
 def lm_texts(train: Path, spell_corpus: list[str], word_list: str) -> dict[str, list[list[str]]]:
     """``LM_TEXTS``' sentences: the transcripts, then spelled words added source by source."""
     for p in [*spell_corpus, word_list]:
@@ -240,10 +248,7 @@ def main() -> None:
     ap.add_argument("--realtime-utts", type=int, default=30, help="test utterances fed in real time for latencies")
     ap.add_argument("--about", default="", help="how the model was made (kept in the result)")
     ap.add_argument("--result", default="streaming.json", help="file name under benchmarks/results/ (another name for a side run)")
-    ap.add_argument("--spell-corpus", nargs="+", default=[str(ROOT / "data" / "default_en" / c / "train.jsonl")
-                                                          for c in ("librilight", "speechocean762")],
-                    help="manifests or texts whose vocabulary the spelled LM texts add (LM_TEXTS)")
-    ap.add_argument("--word-list", default=WORD_LIST, help="a word list, one word per line (LM_TEXTS)")
+    add_lm_text_args(ap)
     ap.add_argument("--lookahead", nargs="*", default=[], metavar="MS=PATH", help="more models for the WER-vs-look-ahead table")
     args = ap.parse_args()
     torch.set_num_threads(1)
