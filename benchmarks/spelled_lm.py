@@ -4,8 +4,10 @@
 
 For each unidirectional model and each of the streaming benchmark's LM texts (``LM_TEXTS``: AN4's
 training transcripts, then the same with spelled words added), the best AN4 dev WER over the
-n-gram orders and the LM weight x word score grid the benchmark searches. Dev only: it tells
-whether the spelled words help more than one model, not what the test split says.
+n-gram orders and the LM weight x word score grid the benchmark searches; and how flat that grid
+is: the greedy and lexicon-only (LM weight 0) dev WERs, the grid's best point, and how many points
+lie within two dev words of the lexicon alone. Dev only: it tells whether the spelled words help
+more than one model, and how much dev can tell the settings apart, not what the test split says.
 """
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from asr.config import DecodeConfig  # noqa: E402
+from asr.decoding import make_decoder  # noqa: E402
 from asr.decoding.tune import tune_lm  # noqa: E402
 from asr.model import AcousticModel  # noqa: E402
+from asr.train.metrics import error_rates  # noqa: E402
 from benchmarks.common import ROOT, write_result  # noqa: E402
 from benchmarks.streaming import (LM_ORDERS, LM_TEXTS, LM_WEIGHTS, WORD_SCORES, add_lm_text_args,  # noqa: E402
                                   build_lms, dev_log_probs, lm_texts, utterances)
@@ -37,18 +41,32 @@ def main() -> None:
     data, work = Path(args.data), Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     arpas = build_lms(lm_texts(data / "train.jsonl", args.spell_corpus, args.word_list), work)
-    text_of = {arpa: text for (text, _), arpa in arpas.items()}
+    key_of = {arpa: key for key, arpa in arpas.items()}
     dev = None
-    rows = {}
+    rows, flatness = {}, {}
     for path in args.model:
         model = AcousticModel.load(path).eval()
         dev = dev or utterances(data / "dev.jsonl", model.feature_cfg.sample_rate)
+        refs = [t for _, t in dev]
+        word_pct = 100.0 / sum(len(t.split()) for t in refs)  # one dev word, in WER %
         fs = model.feature_cfg.frame_shift * model.cfg.stride
-        _, points = tune_lm(model.vocab, fs, dev_log_probs(model, dev), [t for _, t in dev], list(arpas.values()),
-                            LM_WEIGHTS, WORD_SCORES, DecodeConfig(beam_size=32))
-        rows[path] = {text: round(min(p.wer for p in points if text_of[p.lm] == text), 2) for text in LM_TEXTS}
-        print(path, rows[path], flush=True)
-    write_result(args.result, {"dev_wer_best_per_text": rows, "lm_texts": list(LM_TEXTS), "lm_orders": list(LM_ORDERS),
+        lps = dev_log_probs(model, dev)
+        best, points = tune_lm(model.vocab, fs, lps, refs, list(arpas.values()),
+                               LM_WEIGHTS, WORD_SCORES, DecodeConfig(beam_size=32))
+        rows[path] = {text: round(min(p.wer for p in points if key_of[p.lm][0] == text), 2) for text in LM_TEXTS}
+        greedy = make_decoder(model.vocab, DecodeConfig(), fs)
+        lexicon_only = min(p.wer for p in points if p.lm_weight == 0)
+        flatness[path] = {
+            "dev_wer_greedy": round(error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0], 2),
+            "dev_wer_lexicon_only": round(lexicon_only, 2),
+            "best": {"text": key_of[best.lm][0], "order": key_of[best.lm][1], "lm_weight": best.lm_weight,
+                     "word_score": best.word_score, "dev_wer": round(best.wer, 2)},
+            "grid_points": len(points),
+            "points_within_2_words_of_lexicon_only": sum(abs(p.wer - lexicon_only) <= 2 * word_pct + 1e-6 for p in points),
+        }
+        print(path, rows[path], flatness[path], flush=True)
+    write_result(args.result, {"dev_wer_best_per_text": rows, "grid_flatness": flatness, "dev_words": round(100.0 / word_pct),
+                               "lm_texts": list(LM_TEXTS), "lm_orders": list(LM_ORDERS),
                                "lm_weights": list(LM_WEIGHTS), "word_scores": list(WORD_SCORES),
                                "spell_corpus": args.spell_corpus, "word_list": args.word_list})
 
