@@ -20,13 +20,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from asr.config import DecodeConfig  # noqa: E402
-from asr.decoding import make_decoder  # noqa: E402
 from asr.decoding.tune import tune_lm  # noqa: E402
 from asr.model import AcousticModel  # noqa: E402
-from asr.train.metrics import error_rates  # noqa: E402
 from benchmarks.common import ROOT, write_result  # noqa: E402
 from benchmarks.streaming import (LM_ORDERS, LM_TEXTS, LM_WEIGHTS, WORD_SCORES, add_lm_text_args,  # noqa: E402
-                                  build_lms, dev_log_probs, lm_texts, utterances)
+                                  build_lms, dev_log_probs, greedy_wer, lm_texts, utterances)
 
 
 def main() -> None:
@@ -54,10 +52,9 @@ def main() -> None:
         best, points = tune_lm(model.vocab, fs, lps, refs, list(arpas.values()),
                                LM_WEIGHTS, WORD_SCORES, DecodeConfig(beam_size=32))
         rows[path] = {text: round(min(p.wer for p in points if key_of[p.lm][0] == text), 2) for text in LM_TEXTS}
-        greedy = make_decoder(model.vocab, DecodeConfig(), fs)
         lexicon_only = min(p.wer for p in points if p.lm_weight == 0)
         flatness[path] = {
-            "dev_wer_greedy": round(error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0], 2),
+            "dev_wer_greedy": round(greedy_wer(model, lps, refs), 2),
             "dev_wer_lexicon_only": round(lexicon_only, 2),
             "best": {"text": key_of[best.lm][0], "order": key_of[best.lm][1], "lm_weight": best.lm_weight,
                      "word_score": best.word_score, "dev_wer": round(best.wer, 2)},

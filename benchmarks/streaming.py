@@ -225,6 +225,12 @@ def dev_log_probs(model: AcousticModel, utts) -> list[torch.Tensor]:
     return lps
 
 
+def greedy_wer(model: AcousticModel, lps: list[torch.Tensor], refs: list[str]) -> float:
+    """Greedy WER % of ``dev_log_probs``' output against ``refs``."""
+    greedy = make_decoder(model.vocab, DecodeConfig(), model.feature_cfg.frame_shift * model.cfg.stride)
+    return error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0]
+
+
 def choose_lm(model: AcousticModel, dev, arpas: dict[tuple[str, int], str]) -> tuple[float, tuple[str, int], float, float, float]:
     """(dev WER with the LM, its (text, n-gram order), LM weight, word score, greedy dev WER): the
     text and order (``arpas``: (text, order) -> ARPA file, in order of preference), weight and score
@@ -232,8 +238,7 @@ def choose_lm(model: AcousticModel, dev, arpas: dict[tuple[str, int], str]) -> t
     fs = model.feature_cfg.frame_shift * model.cfg.stride
     lps = dev_log_probs(model, dev)
     refs = [t for _, t in dev]
-    greedy = make_decoder(model.vocab, DecodeConfig(), fs)
-    dev_greedy = error_rates(refs, [greedy.decode(lp)[0].text for lp in lps])[0]
+    dev_greedy = greedy_wer(model, lps, refs)
     key_of = {arpa: key for key, arpa in arpas.items()}
     best, _ = tune_lm(model.vocab, fs, lps, refs, list(arpas.values()),  # ties to the LM listed first
                       LM_WEIGHTS, WORD_SCORES, DecodeConfig(beam_size=32))
