@@ -8,7 +8,7 @@
 #   LA=exp/an4_stream_la/seed1/best.pt bash scripts/train_an4_stream.sh   # + a look-ahead model (configs/an4_stream_la.yaml) in the WER-vs-look-ahead table
 #   START=exp/default_en_stream_stage5.pt OUT=exp/an4_stream_s5 SEEDS="0 1 2 3" BENCH=0 bash scripts/train_an4_stream.sh
 #       # the same recipe from stage 5, without the benchmark: the first half of stage 6
-#       # (scripts/train_default_en.sh, scripts/train_stream_commands.sh cmd4)
+#       # (scripts/train_stream_commands.sh cmd4 runs it when its start is missing)
 #
 # Two seeds at a time (one core each on this 2-core machine), ~20-25 min a pair; ~70 min in all.
 # A killed run continues where it stopped: rerun the script.
@@ -20,7 +20,7 @@ PY=.venv/bin/python
 DATA=data/an4
 START="${START:-exp/default_en_stream_stage6.pt}"
 OUT="${OUT:-exp/an4_stream_ft}"
-SEEDS="${SEEDS:-0 1 2 3 4 5}"  # four for stage 6 of the bundled model, as shipped
+SEEDS="${SEEDS:-0 1 2 3 4 5}"  # stage 6 of the bundled model (train_stream_commands.sh cmd3/cmd4) uses four, as shipped
 
 [[ -f "$DATA/test.jsonl" ]] || $ASR prepare an4 "$AN4" --out "$DATA"
 mkdir -p "$OUT"

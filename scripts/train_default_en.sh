@@ -67,8 +67,7 @@ $PY scripts/interpolate_stream.py --general exp/default_en_stream_stage4.pt \
 # Stage 6 of the streaming model starts from stage 5's fp16 weights, as the shipped run did.
 $ASR pack exp/interpolate_cmd2/chosen.pt -o exp/default_en_stream_stage5.pt
 [[ -e data/an4 ]] || ln -s default_en/an4 data/an4  # train_an4_stream.sh's AN4 splits: the same speakers
-START=exp/default_en_stream_stage5.pt OUT=exp/an4_stream_s5 SEEDS="0 1 2 3" BENCH=0 bash scripts/train_an4_stream.sh "$CORPORA/an4"
-bash scripts/train_stream_commands.sh cmd4
+bash scripts/train_stream_commands.sh cmd4  # first the AN4 soup from stage 5 (train_an4_stream.sh, four seeds)
 # The shipped weights: the offline stage 5 and the streaming stage 6.
 $ASR pack exp/default_en_ns/soup.pt -o asr/models/default_en.pt
 $ASR pack exp/default_en_stream_cmd4/soup.pt -o asr/models/default_en_stream.pt

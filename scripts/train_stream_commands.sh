@@ -25,7 +25,7 @@ case "${1:-cmd}" in
           EXTRA=("${CMD2[@]}") ;;
     cmd3|cmd4) OUT=exp/default_en_stream_$1  # cmd2's mix from the AN4 streaming soup made from stage 5
           START=exp/an4_stream_s5/soup.pt SEEDS=(0 1)  # the AN4 streaming recipe from stage 5
-          [[ -f $START ]] || START=exp/default_en_stream_stage5.pt OUT=exp/an4_stream_s5 BENCH=0 bash scripts/train_an4_stream.sh
+          [[ -f $START ]] || START=exp/default_en_stream_stage5.pt OUT=exp/an4_stream_s5 SEEDS="0 1 2 3" BENCH=0 bash scripts/train_an4_stream.sh
           EXTRA=("${CMD2[@]}" train.init_from=$START train.epochs=10 optim.lr=2.5e-4)
           if [[ $1 == cmd4 ]]; then EXTRA+=("data.weights=[1,1,0.05,0.05,0.1,0.05,0.1]"); fi ;;  # FSDD whole each epoch, not half
     *) echo "usage: $0 [cmd|cmd2|cmd3|cmd4]" >&2; exit 2 ;;
